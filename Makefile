@@ -1,0 +1,39 @@
+# ent-idp: `make demo` runs the whole stack locally, `make test` runs every test.
+# Both install what they need (Debian packages through devstack/install-system-deps.sh,
+# Python packages into .venv/).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint format system-deps venv clean
+
+demo: system-deps venv
+	$(BIN)/python -m devstack.demo
+
+test: system-deps venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+system-deps:
+	bash devstack/install-system-deps.sh
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+clean:
+	rm -rf var/ build/ *.egg-info

@@ -1,0 +1,156 @@
+"""``make demo``: the whole stack on this machine, with demo accounts.
+
+Starts slapd (ppolicy + argon2, the shipped schema), redis-server, an SMTP sink writing
+``.eml`` files, the mail worker and the app, each as a local process under ``var/demo/``
+(fresh at every run). Ctrl-C stops them all.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .redis_server import RedisServer
+from .slapd import Slapd
+from .smtp_sink import SmtpSink
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var" / "demo"
+APP_URL = "http://127.0.0.1:5000/"
+CAS_URL = "http://127.0.0.1:8000/cas/"
+LDAP_PORT, REDIS_PORT, SMTP_PORT = 3389, 6380, 2525
+
+ACCOUNTS = """\
+  alice.martin    pending  provisional password  Provisoire-2026
+  bruno.petit     reset    provisional password  Reinit-2026         (backup address known)
+  chloe.bernard   active   password              Chloe-Active-2026!  (chloe.perso@example.net)
+  lucas.moreau    pending  provisional password  Homonyme-1-2026     (lucas.moreau@ent.test)
+  lucas.moreau2   pending  provisional password  Homonyme-2-2026     (lucas.moreau2@ent.test)"""
+
+
+def write_config(slapd: Slapd, redis: RedisServer) -> Path:
+    path = VAR / "ent-idp.toml"
+    path.write_text(
+        f"""# Written by devstack/demo.py for the demo; see config/ent-idp.example.toml.
+secret_key = "{secrets.token_urlsafe(32)}"
+public_url = "{APP_URL}"
+ent_name = "ENT de démonstration"
+
+[ldap]
+url = "{slapd.url}"
+bind_dn = "{slapd.service_dn}"
+bind_password = "{slapd.service_password}"
+people_dn = "{slapd.people_dn}"
+
+[redis]
+url = "{redis.url}"
+
+[cas]
+url = "{CAS_URL}"
+allowed_services = ["http://127.0.0.1:5000/", "http://127.0.0.1:8000/"]
+default_service = "http://127.0.0.1:8000/cas/login"
+
+[mail]
+server = "127.0.0.1"
+port = {SMTP_PORT}
+sender = "ENT de démonstration <ne-pas-repondre@ent.test>"
+retry_seconds = 5
+
+[cgu]
+version = "2026-09"
+text_file = "{ROOT / "config" / "cgu.example.txt"}"
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def main() -> int:
+    if VAR.exists():
+        shutil.rmtree(VAR)
+    VAR.mkdir(parents=True)
+    slapd = Slapd(VAR / "slapd", LDAP_PORT)
+    redis = RedisServer(VAR / "redis", REDIS_PORT)
+    smtp = SmtpSink(VAR / "mail", SMTP_PORT)
+    started: list = []
+    children: list[subprocess.Popen] = []
+
+    def stop_all(*_: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        for service in reversed(started):
+            service.stop()
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        for service in (slapd, redis, smtp):
+            service.start()
+            started.append(service)
+        slapd.load_demo_accounts()
+        config = write_config(slapd, redis)
+        env = {**os.environ, "ENT_IDP_CONFIG": str(config)}
+        cli = [sys.executable, "-m", "ent_idp"]
+        log = (VAR / "mail-worker.log").open("w")
+        children.append(subprocess.Popen([*cli, "mail-worker"], env=env, stdout=log, stderr=log))
+        children.append(
+            subprocess.Popen([*cli, "serve", "--bind", "127.0.0.1:5000", "--workers", "2"], env=env)
+        )
+        wait_for_http(APP_URL, children[-1])
+        print(
+            f"""
+ent-idp demo is running (Ctrl-C stops everything).
+
+  App                  {APP_URL}
+  Activer mon compte   {APP_URL}activation?service=http%3A%2F%2F127.0.0.1%3A5000%2F
+  Compte réinitialisé  {APP_URL}reinitialisation
+  CAS (later issue)    {CAS_URL}
+  LDAP                 {slapd.url}  base {slapd.suffix}
+                       admin {slapd.admin_dn} / {slapd.admin_password}
+  Redis                {redis.url}
+  SMTP sink            127.0.0.1:{SMTP_PORT}, every message as .eml in {smtp.maildir}
+  Config and logs      {VAR}
+
+Demo accounts:
+{ACCOUNTS}
+""",
+            flush=True,
+        )
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        print("a demo process stopped; shutting down", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stop_all()
+
+
+def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit("the app stopped at start-up; see the lines above")
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"the app did not answer at {url} within {timeout:.0f}s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,27 @@
+"""Free TCP ports on the loopback, for services started by tests."""
+
+from __future__ import annotations
+
+import socket
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(host: str, port: int, deadline: float, what: str, process=None) -> None:
+    """Poll until ``host:port`` accepts connections, or raise once ``deadline`` passed."""
+    import time
+
+    while True:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{what} exited at start-up (status {process.returncode})")
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{what} did not listen on {host}:{port} in time") from None
+            time.sleep(0.05)

@@ -1,0 +1,34 @@
+"""ent-idp: account activation and reset self-service for school ENTs."""
+
+from __future__ import annotations
+
+import logging
+
+import jinja2
+from flask import Flask
+from flask_mail import Mail
+from flask_wtf.csrf import CSRFProtect
+
+from . import config, extensions, headers
+from .resources import templates_dir
+from .views import errors, flow, home, validation
+
+
+def create_app(overrides: dict | None = None, config_file: str | None = None) -> Flask:
+    settings = config.load(config_file, overrides)
+    app = Flask(__name__, template_folder=str(templates_dir(settings["TEMPLATES_DIR"])))
+    app.config.update(settings)
+    if app.config.get("TESTING"):
+        app.jinja_env.undefined = jinja2.StrictUndefined
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+
+    CSRFProtect(app)
+    Mail(app)
+    extensions.init_app(app)
+    headers.init_app(app)
+
+    app.register_blueprint(home.bp)
+    app.register_blueprint(flow.bp)
+    app.register_blueprint(validation.bp)
+    errors.register(app)
+    return app

@@ -1,0 +1,184 @@
+"""Settings: defaults, one TOML file, ``ENT_IDP_*`` environment variables, test overrides.
+
+Every key is declared once in ``DEFAULTS`` below, with its TOML section and name; the
+commented example in ``config/ent-idp.example.toml`` mirrors it. Flask sees each setting
+as ``SECTION_KEY`` in upper case (``[ldap] url`` becomes ``LDAP_URL``; top-level keys keep
+their own name, ``secret_key`` becomes ``SECRET_KEY``), and so does the environment with the
+``ENT_IDP_`` prefix (``ENT_IDP_LDAP_URL``). Start-up checks everything once and refuses to
+run with a one-line message naming the key.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+ENV_PREFIX = "ENT_IDP_"
+REQUIRED = object()
+
+# (section, key) -> default; REQUIRED marks a setting without a safe default.
+DEFAULTS: dict[tuple[str, str], Any] = {
+    ("", "secret_key"): REQUIRED,
+    ("", "public_url"): REQUIRED,
+    ("", "ent_name"): "ENT",
+    ("", "templates_dir"): "",
+    ("ldap", "url"): REQUIRED,
+    ("ldap", "bind_dn"): REQUIRED,
+    ("ldap", "bind_password"): REQUIRED,
+    ("ldap", "people_dn"): REQUIRED,
+    ("ldap", "timeout"): 5,
+    ("ldap", "account_object_class"): "entIdpAccount",
+    ("ldap", "login_attribute"): "uid",
+    ("ldap", "state_attribute"): "entIdpAccountState",
+    ("ldap", "cgu_version_attribute"): "entIdpCguVersion",
+    ("ldap", "cgu_time_attribute"): "entIdpCguAcceptedTime",
+    ("ldap", "backup_mail_attribute"): "entIdpBackupMail",
+    ("ldap", "backup_verified_attribute"): "entIdpBackupMailVerifiedTime",
+    ("ldap", "forward_wish_attribute"): "entIdpMailForward",
+    ("ldap", "activated_time_attribute"): "entIdpActivatedTime",
+    ("ldap", "forward_attribute"): "mailRoutingAddress",
+    ("redis", "url"): REQUIRED,
+    ("redis", "prefix"): "ent-idp",
+    ("redis", "timeout"): 2.0,
+    ("cas", "url"): REQUIRED,
+    ("cas", "allowed_services"): REQUIRED,
+    ("cas", "default_service"): REQUIRED,
+    ("mail", "server"): "localhost",
+    ("mail", "port"): 25,
+    ("mail", "use_tls"): False,
+    ("mail", "use_ssl"): False,
+    ("mail", "username"): "",
+    ("mail", "password"): "",
+    ("mail", "sender"): REQUIRED,
+    ("mail", "timeout"): 10,
+    ("mail", "validation_hours"): 48,
+    ("mail", "retry_seconds"): 30,
+    ("cgu", "version"): REQUIRED,
+    ("cgu", "text_file"): REQUIRED,
+    ("flow", "idle_minutes"): 30,
+    ("password", "min_length"): 8,
+    ("password", "max_length"): 256,
+    ("password", "min_entropy_bits"): 50,
+}
+
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message names the key and how to fix it."""
+
+
+def flask_name(section: str, key: str) -> str:
+    return f"{section}_{key}".upper() if section else key.upper()
+
+
+def toml_name(section: str, key: str) -> str:
+    return f"[{section}] {key}" if section else key
+
+
+def load(path: str | os.PathLike | None = None, overrides: dict | None = None) -> dict:
+    """Return the Flask settings: defaults < TOML file < environment < ``overrides``."""
+    data: dict = {}
+    base_dir = Path.cwd()
+    path = path or os.environ.get(ENV_PREFIX + "CONFIG")
+    if path:
+        path = Path(path)
+        base_dir = path.resolve().parent
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"configuration file {path} not found (ENT_IDP_CONFIG)") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"configuration file {path} is not valid TOML: {exc}") from None
+
+    settings: dict[str, Any] = {}
+    for (section, key), default in DEFAULTS.items():
+        table = data.get(section, {}) if section else data
+        value = table.get(key, default)
+        env = os.environ.get(ENV_PREFIX + flask_name(section, key))
+        if env is not None:
+            value = _from_env(env, default, section, key)
+        settings[flask_name(section, key)] = value
+    settings.update(overrides or {})
+    _check(settings)
+    _derive(settings, base_dir)
+    return settings
+
+
+def _from_env(raw: str, default: Any, section: str, key: str) -> Any:
+    name = ENV_PREFIX + flask_name(section, key)
+    if isinstance(default, bool):
+        if raw.lower() not in {"1", "0", "true", "false", "yes", "no"}:
+            raise ConfigError(f"{name} must be true or false, not {raw!r}")
+        return raw.lower() in {"1", "true", "yes"}
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+    if isinstance(default, float):
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+    if key == "allowed_services":
+        return [item.strip() for item in raw.split(",") if item.strip()]
+    return raw
+
+
+def _check(settings: dict) -> None:
+    for (section, key), default in DEFAULTS.items():
+        value = settings[flask_name(section, key)]
+        where = f"{toml_name(section, key)} (or {ENV_PREFIX}{flask_name(section, key)})"
+        if value is REQUIRED or value in ("", [], None):
+            if default is REQUIRED:
+                raise ConfigError(f"missing required setting {where}")
+            continue
+        if default is not REQUIRED and type(value) is not type(default):
+            if not (isinstance(default, float) and isinstance(value, int)):
+                kind = type(default).__name__
+                raise ConfigError(f"setting {where} must be of type {kind}, not {value!r}")
+    if len(settings["SECRET_KEY"]) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError(
+            "setting secret_key (or ENT_IDP_SECRET_KEY) is too short: use at least "
+            f"{MIN_SECRET_KEY_LENGTH} random characters, e.g. the output of "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+    for name in ("PUBLIC_URL", "CAS_URL", "CAS_DEFAULT_SERVICE"):
+        parts = urlsplit(settings[name])
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ConfigError(f"setting {name.lower()} must be an absolute http(s) URL")
+    if not isinstance(settings["CAS_ALLOWED_SERVICES"], list):
+        raise ConfigError("setting [cas] allowed_services must be a list of URLs")
+
+
+def _derive(settings: dict, base_dir: Path) -> None:
+    """Settings computed once from the others."""
+    for name in ("PUBLIC_URL", "CAS_URL"):
+        if not settings[name].endswith("/"):
+            settings[name] += "/"
+    text_file = Path(settings["CGU_TEXT_FILE"])
+    if not text_file.is_absolute():
+        text_file = base_dir / text_file
+    try:
+        settings["CGU_PARAGRAPHS"] = _paragraphs(text_file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(
+            f"setting [cgu] text_file: cannot read {text_file} ({exc.strerror})"
+        ) from None
+    settings["SESSION_COOKIE_SECURE"] = urlsplit(settings["PUBLIC_URL"]).scheme == "https"
+    settings["SESSION_COOKIE_HTTPONLY"] = True
+    settings["SESSION_COOKIE_SAMESITE"] = "Lax"
+    settings["SESSION_COOKIE_NAME"] = "ent_idp_session"
+    settings["PERMANENT_SESSION_LIFETIME"] = settings["FLOW_IDLE_MINUTES"] * 60
+    settings["WTF_CSRF_TIME_LIMIT"] = None  # the session itself expires
+    settings["MAIL_DEFAULT_SENDER"] = settings["MAIL_SENDER"]
+    settings["MAIL_SUPPRESS_SEND"] = False  # Flask-Mail would stay silent under TESTING
+
+
+def _paragraphs(text: str) -> list[str]:
+    return [" ".join(block.split()) for block in text.split("\n\n") if block.strip()]

@@ -1,0 +1,387 @@
+"""Everything LDAP, and the only module that imports ldap3.
+
+One service connection per process, reused and reopened when the server went away; user
+binds on connections of their own, never shared. Every ldap3 error is translated here into
+the exceptions of ``ent_idp.exceptions``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TypeVar
+
+import ldap3
+from ldap3.core import exceptions as ldap_errors
+from ldap3.operation.search import compile_filter, parse_filter
+from ldap3.utils.asn1 import encode as ber_encode
+from ldap3.utils.conv import escape_filter_chars
+
+from .exceptions import AccountNotFound, Conflict, DirectoryUnavailable, PasswordRejected
+
+log = logging.getLogger(__name__)
+
+ASSERTION_CONTROL = "1.3.6.1.1.12"  # RFC 4528
+RESULT_ASSERTION_FAILED = 122
+RESULT_CONSTRAINT_VIOLATION = 19
+RESULT_INVALID_CREDENTIALS = 49
+
+T = TypeVar("T")
+
+
+class AccountState(StrEnum):
+    PENDING = "pending"
+    RESET = "reset"
+    ACTIVE = "active"
+
+
+class PasswordCheck(StrEnum):
+    OK = "ok"
+    WRONG = "wrong"
+
+
+@dataclass(frozen=True)
+class Account:
+    dn: str
+    login: str
+    state: str
+    mail: str
+    given_name: str
+    surname: str
+    cgu_version: str
+    backup_mail: str
+    backup_verified: bool
+    forward: bool
+    pwd_changed_time: str
+
+    @property
+    def needs_completion(self) -> bool:
+        return self.state in (AccountState.PENDING, AccountState.RESET)
+
+
+def ldap_time(epoch: float | None = None) -> str:
+    """A GeneralizedTime in UTC, as the directory stores it."""
+    return time.strftime("%Y%m%d%H%M%SZ", time.gmtime(epoch))
+
+
+# What ppolicy says (in its diagnostic message) -> our reason code.
+_PPOLICY_REASONS = (
+    ("too short", "too_short"),
+    ("in history", "history"),
+    ("list of old passwords", "history"),
+    ("not being changed from existing", "history"),
+    ("quality", "quality"),
+    ("too young", "too_young"),
+    ("too recently", "too_young"),
+)
+
+_COMMUNICATION_ERRORS = (
+    ldap_errors.LDAPCommunicationError,
+    ldap_errors.LDAPSocketOpenError,
+    ldap_errors.LDAPSessionTerminatedByServerError,
+    ldap_errors.LDAPResponseTimeoutError,
+    ldap_errors.LDAPMaximumRetriesError,
+    ldap_errors.LDAPStartTLSError,
+)
+
+
+class Directory:
+    """The LDAP directory, as the rest of ent-idp sees it."""
+
+    def __init__(self, config: dict):
+        self.config = config
+        self.timeout = config["LDAP_TIMEOUT"]
+        self.attr = {
+            "login": config["LDAP_LOGIN_ATTRIBUTE"],
+            "state": config["LDAP_STATE_ATTRIBUTE"],
+            "cgu_version": config["LDAP_CGU_VERSION_ATTRIBUTE"],
+            "cgu_time": config["LDAP_CGU_TIME_ATTRIBUTE"],
+            "backup_mail": config["LDAP_BACKUP_MAIL_ATTRIBUTE"],
+            "backup_verified": config["LDAP_BACKUP_VERIFIED_ATTRIBUTE"],
+            "forward_wish": config["LDAP_FORWARD_WISH_ATTRIBUTE"],
+            "activated_time": config["LDAP_ACTIVATED_TIME_ATTRIBUTE"],
+            "forward": config["LDAP_FORWARD_ATTRIBUTE"],
+        }
+        self._read_attributes = [
+            self.attr[name]
+            for name in ("login", "state", "cgu_version", "backup_mail", "backup_verified")
+        ] + [self.attr["forward_wish"], "mail", "givenName", "sn", "pwdChangedTime"]
+        self._connection: ldap3.Connection | None = None
+        self._lock = threading.Lock()
+
+    # -- reads -------------------------------------------------------------------------
+
+    def find(self, login: str) -> Account:
+        """The one account whose login is ``login``; AccountNotFound otherwise."""
+        search_filter = "(&(objectClass={})({}={}))".format(
+            escape_filter_chars(self.config["LDAP_ACCOUNT_OBJECT_CLASS"]),
+            self.attr["login"],
+            escape_filter_chars(login),
+        )
+        entries = self._service(lambda conn: self._search(conn, search_filter))
+        if len(entries) != 1:
+            raise AccountNotFound(login)
+        return self._account(entries[0])
+
+    def get(self, dn: str) -> Account:
+        """The account at ``dn``, read again (AccountNotFound if it is gone)."""
+        entries = self._service(
+            lambda conn: self._search(conn, "(objectClass=*)", base=dn, scope=ldap3.BASE)
+        )
+        if len(entries) != 1:
+            raise AccountNotFound(dn)
+        return self._account(entries[0])
+
+    def check_password(self, dn: str, password: str) -> PasswordCheck:
+        """Bind as the user on a connection of its own; never on the shared one."""
+        if not password or not password.strip():
+            # An empty password is an unauthenticated bind, which succeeds (RFC 4513 5.1.2).
+            return PasswordCheck.WRONG
+        conn = ldap3.Connection(
+            self._server(),
+            user=dn,
+            password=password,
+            receive_timeout=self.timeout,
+            raise_exceptions=False,
+        )
+        try:
+            if conn.bind():
+                return PasswordCheck.OK
+            if conn.result.get("result") == RESULT_INVALID_CREDENTIALS:
+                return PasswordCheck.WRONG
+            log.warning("user bind refused: %s", conn.result.get("description"))
+            return PasswordCheck.WRONG
+        except _COMMUNICATION_ERRORS as exc:
+            raise DirectoryUnavailable(str(exc)) from exc
+        finally:
+            _close(conn)
+
+    # -- writes ------------------------------------------------------------------------
+
+    def complete(
+        self,
+        account: Account,
+        *,
+        password: str,
+        cgu_version: str,
+        backup_mail: str,
+        forward: bool,
+        now: float | None = None,
+    ) -> None:
+        """Activation or reset in one Modify, applied only if the account did not change.
+
+        The Assertion control carries the state and password-change time read at
+        identification: a second browser, a double submit or an admin reset in between
+        makes the server refuse the whole Modify (Conflict). The server hashes the password
+        and checks its policy (PasswordRejected).
+        """
+        stamp = ldap_time(now)
+        changes: dict[str, list] = {
+            "userPassword": [(ldap3.MODIFY_REPLACE, [password])],
+            self.attr["state"]: [(ldap3.MODIFY_REPLACE, [AccountState.ACTIVE.value])],
+            self.attr["activated_time"]: [(ldap3.MODIFY_REPLACE, [stamp])],
+            self.attr["forward_wish"]: [(ldap3.MODIFY_REPLACE, ["TRUE" if forward else "FALSE"])],
+        }
+        if cgu_version != account.cgu_version:
+            changes[self.attr["cgu_version"]] = [(ldap3.MODIFY_REPLACE, [cgu_version])]
+            changes[self.attr["cgu_time"]] = [(ldap3.MODIFY_REPLACE, [stamp])]
+        if backup_mail.lower() != account.backup_mail.lower() or not account.backup_verified:
+            # A new (or never verified) address starts unverified; forwarding waits for it.
+            changes[self.attr["backup_mail"]] = [(ldap3.MODIFY_REPLACE, [backup_mail])]
+            changes[self.attr["backup_verified"]] = [(ldap3.MODIFY_REPLACE, [])]
+            changes[self.attr["forward"]] = [(ldap3.MODIFY_REPLACE, [])]
+        else:
+            # The verified address stays; forwarding follows the new wish at once.
+            changes[self.attr["forward"]] = [
+                (ldap3.MODIFY_REPLACE, [account.backup_mail] if forward else [])
+            ]
+        try:
+            self._modify(account.dn, changes, self._unchanged_filter(account))
+        except PasswordRejected:
+            now_read = self.get(account.dn)
+            if (now_read.state, now_read.pwd_changed_time) != (
+                account.state,
+                account.pwd_changed_time,
+            ):
+                raise Conflict(account.dn) from None
+            raise
+
+    def confirm_backup_mail(self, dn: str, address: str, now: float | None = None) -> bool:
+        """Mark ``address`` verified if it is still the account's backup address.
+
+        Forwarding is written to the attribute the MTA reads only now, and only if the user
+        asked for it. Returns whether forwarding was turned on.
+        """
+        account = self.get(dn)
+        if account.backup_mail.lower() != address.lower():
+            raise Conflict("backup address changed since the link was sent")
+        changes: dict[str, list] = {
+            self.attr["backup_verified"]: [(ldap3.MODIFY_REPLACE, [ldap_time(now)])],
+            self.attr["forward"]: [
+                (ldap3.MODIFY_REPLACE, [account.backup_mail] if account.forward else [])
+            ],
+        }
+        mail_filter = "({}={})".format(
+            self.attr["backup_mail"], escape_filter_chars(account.backup_mail)
+        )
+        self._modify(dn, changes, mail_filter)
+        return account.forward
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    def _unchanged_filter(self, account: Account) -> str:
+        changed = (
+            f"(pwdChangedTime={escape_filter_chars(account.pwd_changed_time)})"
+            if account.pwd_changed_time
+            else "(!(pwdChangedTime=*))"
+        )
+        return "(&({}={}){})".format(
+            self.attr["state"], escape_filter_chars(account.state), changed
+        )
+
+    def _modify(self, dn: str, changes: dict, assertion: str) -> None:
+        controls = [(ASSERTION_CONTROL, True, _encode_filter(assertion))]
+
+        def modify(conn: ldap3.Connection) -> dict:
+            conn.modify(dn, changes, controls=controls)
+            return conn.result
+
+        result = self._service(modify)
+        code = result.get("result")
+        if code == 0:
+            return
+        if code == RESULT_ASSERTION_FAILED:
+            raise Conflict(dn)
+        if code == RESULT_CONSTRAINT_VIOLATION:
+            # ppolicy checks the password before the assertion is evaluated: a refusal
+            # may hide a conflict, which the caller finds out by reading the entry again.
+            raise PasswordRejected(_ppolicy_reason(result.get("message", "")))
+        if code == 32:  # noSuchObject
+            raise AccountNotFound(dn)
+        log.error(
+            "LDAP modify of %s failed: %s %s", dn, result.get("description"), result.get("message")
+        )
+        raise DirectoryUnavailable(f"modify failed: {result.get('description')}")
+
+    def _search(
+        self, conn: ldap3.Connection, search_filter: str, base: str = "", scope: str = ldap3.SUBTREE
+    ) -> list[dict]:
+        conn.search(
+            base or self.config["LDAP_PEOPLE_DN"],
+            search_filter,
+            search_scope=scope,
+            attributes=self._read_attributes,
+            size_limit=2,
+            time_limit=self.timeout,
+        )
+        code = conn.result.get("result")
+        if code == 32:  # the base itself is gone
+            return []
+        if code not in (0, 4):  # success, sizeLimitExceeded (two matches: ambiguous)
+            raise DirectoryUnavailable(f"search failed: {conn.result.get('description')}")
+        # With size_limit=2, two entries (or sizeLimitExceeded) mean an ambiguous login.
+        return [item for item in conn.response or [] if item.get("type") == "searchResEntry"]
+
+    def _account(self, entry: dict) -> Account:
+        attrs = entry["attributes"]
+
+        def first(name: str) -> str:
+            values = attrs.get(name) or []
+            if isinstance(values, (str, bytes)):
+                values = [values]
+            value = values[0] if values else ""
+            return value.decode() if isinstance(value, bytes) else str(value)
+
+        return Account(
+            dn=entry["dn"],
+            login=first(self.attr["login"]),
+            state=first(self.attr["state"]).lower(),
+            mail=first("mail"),
+            given_name=first("givenName"),
+            surname=first("sn"),
+            cgu_version=first(self.attr["cgu_version"]),
+            backup_mail=first(self.attr["backup_mail"]),
+            backup_verified=bool(first(self.attr["backup_verified"])),
+            forward=first(self.attr["forward_wish"]).upper() == "TRUE",
+            pwd_changed_time=first("pwdChangedTime"),
+        )
+
+    def _service(self, operation: Callable[[ldap3.Connection], T]) -> T:
+        """Run ``operation`` on the service connection, reconnecting once if it went away."""
+        with self._lock:
+            for attempt in (1, 2):
+                try:
+                    return operation(self._service_connection())
+                except _COMMUNICATION_ERRORS as exc:
+                    self._drop_connection()
+                    if attempt == 2:
+                        raise DirectoryUnavailable(str(exc)) from exc
+                    log.info("LDAP connection lost (%s); reconnecting", exc)
+        raise AssertionError("unreachable")
+
+    def _server(self) -> ldap3.Server:
+        # A Server object remembers addresses that failed and then refuses them ("invalid
+        # server address") even once slapd is back: each connection gets a fresh one.
+        return ldap3.Server(
+            self.config["LDAP_URL"], get_info=ldap3.NONE, connect_timeout=self.timeout
+        )
+
+    def _service_connection(self) -> ldap3.Connection:
+        if self._connection is None or self._connection.closed:
+            conn = ldap3.Connection(
+                self._server(),
+                user=self.config["LDAP_BIND_DN"],
+                password=self.config["LDAP_BIND_PASSWORD"],
+                receive_timeout=self.timeout,
+                raise_exceptions=False,
+            )
+            try:
+                bound = conn.bind()
+            except _COMMUNICATION_ERRORS:
+                _close(conn)
+                raise
+            if not bound:
+                _close(conn)
+                raise DirectoryUnavailable(
+                    f"service account bind refused: {conn.result.get('description')}"
+                )
+            self._connection = conn
+        return self._connection
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop_connection()
+
+    def _drop_connection(self) -> None:
+        if self._connection is not None:
+            _close(self._connection)
+        self._connection = None
+
+
+def _close(conn: ldap3.Connection) -> None:
+    """Unbind, and close the socket even if the connection broke or never opened."""
+    try:
+        conn.unbind()
+    except ldap_errors.LDAPException:
+        pass
+    if conn.socket is not None:
+        conn.socket.close()
+
+
+def _encode_filter(search_filter: str) -> bytes:
+    """BER-encode an LDAP filter, the value of the Assertion control."""
+    tree = parse_filter(search_filter, None, False, False, None, False)
+    return ber_encode(compile_filter(tree.elements[0]))
+
+
+def _ppolicy_reason(message: str) -> str:
+    lowered = message.lower()
+    for fragment, reason in _PPOLICY_REASONS:
+        if fragment in lowered:
+            return reason
+    log.warning("password refused by the directory: %s", message)
+    return "policy"

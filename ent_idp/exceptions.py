@@ -1,0 +1,33 @@
+"""The errors the domain modules raise; views map each one to a message or a page."""
+
+
+class DirectoryUnavailable(Exception):
+    """The LDAP server cannot be reached or did not answer in time."""
+
+
+class AccountNotFound(Exception):
+    """No account, or more than one, matches a login."""
+
+
+class Conflict(Exception):
+    """The account changed since it was read (a failed LDAP assertion, result 122)."""
+
+
+class PasswordRejected(Exception):
+    """The directory's password policy refused a new password."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class FlowExpired(Exception):
+    """There is no flow in progress for this browser, or it timed out."""
+
+
+class IdentificationFailed(Exception):
+    """Unknown login, wrong password or an account with nothing to do: one message for all."""
+
+
+class AlreadyActive(Exception):
+    """The right password of an account that is already active."""

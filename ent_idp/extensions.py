@@ -1,0 +1,60 @@
+"""The app's shared resources, built once by the factory and kept on ``app.extensions``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+from flask import Flask, current_app
+
+from .cas import AllowedService, parse_allow_list
+from .directory import Directory
+from .flows import Flows
+from .mailqueue import MailQueue
+from .passwords import Policy
+from .tokens import Tokens
+
+KEY = "ent_idp"
+
+
+@dataclass
+class Services:
+    directory: Directory
+    redis: redis.Redis
+    flows: Flows
+    tokens: Tokens
+    mail_queue: MailQueue
+    policy: Policy
+    allowed_services: tuple[AllowedService, ...]
+
+    def close(self) -> None:
+        """Release the connections (tests and short-lived commands)."""
+        self.directory.close()
+        self.redis.close()
+
+
+def init_app(app: Flask) -> Services:
+    config = app.config
+    client = redis.Redis.from_url(
+        config["REDIS_URL"],
+        decode_responses=True,
+        socket_timeout=config["REDIS_TIMEOUT"],
+        socket_connect_timeout=config["REDIS_TIMEOUT"],
+        health_check_interval=30,
+    )
+    prefix = config["REDIS_PREFIX"]
+    found = Services(
+        directory=Directory(config),
+        redis=client,
+        flows=Flows(client, prefix, idle_seconds=config["FLOW_IDLE_MINUTES"] * 60),
+        tokens=Tokens(client, prefix),
+        mail_queue=MailQueue(client, prefix),
+        policy=Policy.from_config(config),
+        allowed_services=parse_allow_list(config["CAS_ALLOWED_SERVICES"]),
+    )
+    app.extensions[KEY] = found
+    return found
+
+
+def services() -> Services:
+    return current_app.extensions[KEY]

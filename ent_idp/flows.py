@@ -1,0 +1,198 @@
+"""The activation/reset state machine and its storage: one Redis hash per flow.
+
+A flow is keyed by a random id that the signed session cookie carries. It records the
+account read at identification (DN, state, password-change time: what the final write
+asserts), which steps are done, the sanitized ``service`` and the values to write. It never
+holds a password.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+
+import redis
+
+from .directory import Account, AccountState
+from .exceptions import FlowExpired
+
+ACCOUNT_LOCK_SECONDS = 15
+
+
+class Kind(StrEnum):
+    ACTIVATION = "activation"
+    RESET = "reinitialisation"
+
+
+class Step(StrEnum):
+    IDENTIFICATION = "identification"
+    CGU = "cgu"
+    MAILS = "adresses"
+    PASSWORD = "mot-de-passe"
+    DONE = "compte-active"
+
+
+@dataclass
+class Flow:
+    id: str
+    kind: str
+    service: str
+    # The account as read at identification.
+    dn: str
+    login: str
+    state: str
+    pwd_changed_time: str
+    mail: str
+    given_name: str
+    surname: str
+    stored_cgu_version: str
+    stored_backup_mail: str
+    stored_backup_verified: bool
+    stored_forward: bool
+    # What the user chose so far.
+    cgu_required: bool
+    cgu_accepted: bool = False
+    backup_mail: str = ""
+    forward: bool = False
+    mails_done: bool = False
+    completed: bool = False
+    validation_sent: bool = False
+
+    def steps(self) -> list[Step]:
+        """The steps this account goes through, as numbered in the pages."""
+        steps = [Step.IDENTIFICATION, Step.CGU, Step.MAILS, Step.PASSWORD, Step.DONE]
+        return steps if self.cgu_required else [s for s in steps if s is not Step.CGU]
+
+    def next_step(self) -> Step:
+        if self.completed:
+            return Step.DONE
+        if self.cgu_required and not self.cgu_accepted:
+            return Step.CGU
+        if not self.mails_done:
+            return Step.MAILS
+        return Step.PASSWORD
+
+    def may_show(self, step: Step) -> bool:
+        """A step may be shown once every step before it is done (the back button works)."""
+        if self.completed:
+            return step is Step.DONE
+        if step not in self.steps() or step is Step.DONE:
+            return False
+        order = self.steps()
+        return order.index(step) <= order.index(self.next_step())
+
+    def backup_needs_validation(self) -> bool:
+        unchanged = self.backup_mail.lower() == self.stored_backup_mail.lower()
+        return not (unchanged and self.stored_backup_verified)
+
+    def account(self) -> Account:
+        """The account as it was at identification, for the assertion of the final write."""
+        return Account(
+            dn=self.dn,
+            login=self.login,
+            state=self.state,
+            mail=self.mail,
+            given_name=self.given_name,
+            surname=self.surname,
+            cgu_version=self.stored_cgu_version,
+            backup_mail=self.stored_backup_mail,
+            backup_verified=self.stored_backup_verified,
+            forward=self.stored_forward,
+            pwd_changed_time=self.pwd_changed_time,
+        )
+
+
+_FIELDS = {f.name: f.type for f in dataclasses.fields(Flow)}
+
+
+def _encode(value: object) -> str:
+    if isinstance(value, bool):
+        return "1" if value else ""
+    return str(value)
+
+
+class Flows:
+    def __init__(self, client: redis.Redis, prefix: str, idle_seconds: int):
+        self.redis = client
+        self.prefix = prefix
+        self.idle_seconds = idle_seconds
+
+    def _key(self, flow_id: str) -> str:
+        return f"{self.prefix}:flow:{flow_id}"
+
+    def start(self, kind: Kind, account: Account, service: str, cgu_version: str) -> Flow:
+        flow = Flow(
+            id=secrets.token_urlsafe(32),
+            kind=kind.value,
+            service=service,
+            dn=account.dn,
+            login=account.login,
+            state=account.state,
+            pwd_changed_time=account.pwd_changed_time,
+            mail=account.mail,
+            given_name=account.given_name,
+            surname=account.surname,
+            stored_cgu_version=account.cgu_version,
+            stored_backup_mail=account.backup_mail,
+            stored_backup_verified=account.backup_verified,
+            stored_forward=account.forward,
+            cgu_required=account.state == AccountState.PENDING
+            or account.cgu_version != cgu_version,
+            backup_mail=account.backup_mail,
+            forward=account.forward,
+        )
+        pipe = self.redis.pipeline()
+        pipe.hset(self._key(flow.id), mapping={k: _encode(v) for k, v in vars(flow).items()})
+        pipe.expire(self._key(flow.id), self.idle_seconds)
+        pipe.execute()
+        return flow
+
+    def load(self, flow_id: str | None) -> Flow:
+        """The flow, its idle timer restarted; FlowExpired if there is none."""
+        if not flow_id:
+            raise FlowExpired()
+        pipe = self.redis.pipeline()
+        pipe.hgetall(self._key(flow_id))
+        pipe.expire(self._key(flow_id), self.idle_seconds)
+        raw, _ = pipe.execute()
+        if not raw or "dn" not in raw:
+            raise FlowExpired()
+        values = {
+            name: bool(raw.get(name)) if kind in ("bool", bool) else raw.get(name, "")
+            for name, kind in _FIELDS.items()
+        }
+        return Flow(**values)
+
+    def update(self, flow: Flow, pipe: redis.client.Pipeline | None = None, **changes) -> Flow:
+        for name, value in changes.items():
+            setattr(flow, name, value)
+        target = pipe if pipe is not None else self.redis.pipeline()
+        target.hset(self._key(flow.id), mapping={k: _encode(v) for k, v in changes.items()})
+        target.expire(self._key(flow.id), self.idle_seconds)
+        if pipe is None:
+            target.execute()
+        return flow
+
+    @contextlib.contextmanager
+    def account_lock(self, dn: str) -> Iterator[bool]:
+        """Serialize writes to one account (ppolicy's history check races otherwise)."""
+        key = f"{self.prefix}:lock:{hashlib.sha256(dn.encode()).hexdigest()}"
+        token = secrets.token_hex(8)
+        acquired = bool(self.redis.set(key, token, nx=True, ex=ACCOUNT_LOCK_SECONDS))
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                # Delete only our own lock, even if it expired and another took it.
+                self.redis.eval(
+                    "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+                    "return redis.call('DEL', KEYS[1]) end return 0",
+                    1,
+                    key,
+                    token,
+                )

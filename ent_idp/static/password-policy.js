@@ -1,0 +1,61 @@
+// The password rules of ent_idp/passwords.py, checked as the user types. The server decides.
+(function () {
+  "use strict";
+  var list = document.getElementById("politique-regles");
+  var password = document.getElementById("password");
+  var confirm = document.getElementById("confirm");
+  var toggle = document.getElementById("afficher-mot-de-passe");
+  if (!list || !password || !confirm) { return; }
+  var minLength = parseInt(list.dataset.minLength, 10);
+  var minEntropy = parseInt(list.dataset.minEntropy, 10);
+  var personal = [];
+  list.dataset.personal.split("|").forEach(function (item) {
+    if (!item) { return; }
+    personal.push(item);
+    item.replace(/[- ]/g, ".").split(".").forEach(function (part) { if (part) { personal.push(part); } });
+  });
+
+  function length(value) { return Array.from(value.normalize("NFC")).length; }
+
+  function entropy(value) {
+    var pool = 0;
+    if (/[a-z]/.test(value)) { pool += 26; }
+    if (/[A-Z]/.test(value)) { pool += 26; }
+    if (/[0-9]/.test(value)) { pool += 10; }
+    if (/[ !-\/:-@\[-`{-~]/.test(value)) { pool += 33; }
+    if (/[^ -~]/.test(value)) { pool += 100; }
+    return pool ? length(value) * Math.log2(pool) : 0;
+  }
+
+  function broken(value) {
+    var lowered = value.toLocaleLowerCase();
+    return {
+      too_short: length(value) < minLength,
+      too_weak: entropy(value) < minEntropy,
+      contains_personal: personal.some(function (w) {
+        return w.length >= 3 && lowered.indexOf(w.toLocaleLowerCase()) !== -1;
+      }),
+      blank_edges: value !== value.trim(),
+      mismatch: value === "" || value !== confirm.value
+    };
+  }
+
+  function update() {
+    var result = broken(password.value);
+    Array.prototype.forEach.call(list.querySelectorAll("li[data-rule]"), function (item) {
+      var ko = result[item.dataset.rule];
+      item.classList.toggle("ok", !ko);
+      item.classList.toggle("ko", ko);
+    });
+  }
+
+  password.addEventListener("input", update);
+  confirm.addEventListener("input", update);
+  if (toggle) {
+    toggle.addEventListener("change", function () {
+      var type = toggle.checked ? "text" : "password";
+      password.type = type;
+      confirm.type = type;
+    });
+  }
+})();

@@ -1,0 +1,44 @@
+"""Error pages: clear words for the user, the right status for everyone else."""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from ..exceptions import DirectoryUnavailable
+
+log = logging.getLogger(__name__)
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(DirectoryUnavailable)
+    def directory_unavailable(exc: DirectoryUnavailable):
+        log.error("directory unavailable: %s", exc)
+        return render_template("errors/503.html"), 503
+
+    @app.errorhandler(redis.exceptions.ConnectionError)
+    @app.errorhandler(redis.exceptions.TimeoutError)
+    def redis_unavailable(exc: Exception):
+        log.error("redis unavailable: %s", exc)
+        return render_template("errors/503.html"), 503
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):
+        return render_template("errors/400.html", reason="csrf"), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if exc.code in (400, 404, 405, 429):
+            return render_template(
+                f"errors/{exc.code if exc.code != 405 else 404}.html", reason=None
+            ), exc.code
+        return exc
+
+    @app.errorhandler(Exception)
+    def internal_error(exc: Exception):
+        log.exception("unexpected error")
+        return render_template("errors/500.html"), 500

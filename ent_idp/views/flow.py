@@ -1,0 +1,136 @@
+"""« Activer mon compte » and « Mon compte a été réinitialisé »: the pages of each step."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+from .. import activation, cas
+from ..exceptions import (
+    AlreadyActive,
+    Conflict,
+    FlowExpired,
+    IdentificationFailed,
+    PasswordRejected,
+)
+from ..extensions import services
+from ..flows import Flow, Kind, Step
+from ..forms import CguForm, IdentificationForm, MailsForm, PasswordForm
+
+bp = Blueprint("flow", __name__)
+KIND = "<any(activation, reinitialisation):kind>"
+
+
+def _service() -> str:
+    config = current_app.config
+    return cas.safe_service(
+        request.args.get("service"), services().allowed_services, config["CAS_DEFAULT_SERVICE"]
+    )
+
+
+def _flow(kind: str, step: Step) -> Flow:
+    """The browser's flow, if it may show ``step``; otherwise a redirect to the right page."""
+    try:
+        flow = services().flows.load(session.get("flow"))
+    except FlowExpired:
+        session["expired"] = True
+        abort(redirect(url_for("flow.identification", kind=kind, service=session.get("service"))))
+    if flow.kind != kind or not flow.may_show(step):
+        abort(redirect(url_for(f"flow.{flow.next_step().name.lower()}", kind=flow.kind)))
+    return flow
+
+
+def _render(template: str, flow: Flow, step: Step, **context):
+    return render_template(
+        template, flow=flow, kind=flow.kind, step=step, steps=flow.steps(), **context
+    )
+
+
+@bp.route(f"/{KIND}", methods=["GET", "POST"])
+def identification(kind: str):
+    form = IdentificationForm()
+    service = _service()
+    error = None
+    if form.validate_on_submit():
+        try:
+            flow = activation.identify(Kind(kind), form.login.data, form.password.data, service)
+        except IdentificationFailed:
+            error = "identification"
+        except AlreadyActive:
+            return render_template(
+                "flow/already_active.html",
+                kind=kind,
+                login_url=cas.login_url(current_app.config["CAS_URL"], service),
+            )
+        else:
+            session.clear()  # a new session for a new identity
+            session.permanent = True
+            session.update(flow=flow.id, service=service)
+            return redirect(url_for(f"flow.{flow.next_step().name.lower()}", kind=kind))
+    expired = session.pop("expired", False)
+    return render_template(
+        "flow/identification.html",
+        form=form,
+        kind=kind,
+        service=service,
+        error=error,
+        expired=expired,
+        steps=None,
+        step=Step.IDENTIFICATION,
+    )
+
+
+@bp.route(f"/{KIND}/cgu", methods=["GET", "POST"])
+def cgu(kind: str):
+    flow = _flow(kind, Step.CGU)
+    form = CguForm()
+    if form.validate_on_submit():
+        activation.accept_cgu(flow)
+        return redirect(url_for("flow.mails", kind=kind))
+    return _render("flow/cgu.html", flow, Step.CGU, form=form)
+
+
+@bp.route(f"/{KIND}/adresses", methods=["GET", "POST"])
+def mails(kind: str):
+    flow = _flow(kind, Step.MAILS)
+    form = MailsForm(ent_mail=flow.mail)
+    if request.method == "GET" and flow.backup_mail:
+        form.backup_mail.data = form.confirm.data = flow.backup_mail
+        form.forward.data = flow.forward
+    if form.validate_on_submit():
+        activation.choose_mails(flow, form.backup_mail.data.strip(), form.forward.data)
+        return redirect(url_for("flow.password", kind=kind))
+    return _render("flow/mails.html", flow, Step.MAILS, form=form)
+
+
+@bp.route(f"/{KIND}/mot-de-passe", methods=["GET", "POST"])
+def password(kind: str):
+    flow = _flow(kind, Step.PASSWORD)
+    personal = (flow.login, flow.given_name, flow.surname)
+    form = PasswordForm(policy=services().policy, personal=personal)
+    if form.validate_on_submit():
+        try:
+            activation.complete(flow, form.password.data)
+        except PasswordRejected as exc:
+            form.reject(exc.reason)
+        except Conflict:
+            login_url = cas.login_url(current_app.config["CAS_URL"], flow.service)
+            return _render("flow/conflict.html", flow, Step.PASSWORD, login_url=login_url), 409
+        else:
+            return redirect(url_for("flow.done", kind=kind))
+    return _render("flow/password.html", flow, Step.PASSWORD, form=form, policy=services().policy)
+
+
+@bp.route(f"/{KIND}/compte-active")
+def done(kind: str):
+    flow = _flow(kind, Step.DONE)
+    login_url = cas.login_url(current_app.config["CAS_URL"], flow.service)
+    return _render("flow/done.html", flow, Step.DONE, login_url=login_url)

@@ -1,0 +1,131 @@
+"""Real services for the whole test session: slapd, redis-server, an SMTP sink.
+
+They start once, on free ports, from the files in this repository (ldap_schema/ and
+devstack/); each test gets a fresh app, an empty Redis, an empty mailbox and accounts of its
+own, removed after it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import ldap3
+import pytest
+
+from devstack.ports import free_port
+from devstack.redis_server import RedisServer
+from devstack.slapd import Slapd
+from devstack.smtp_sink import SmtpSink
+from ent_idp import create_app
+from ent_idp.extensions import services as app_services
+from ent_idp.mails import send_now
+
+from .accounts import AccountFactory
+
+ROOT = Path(__file__).resolve().parent.parent
+PUBLIC_URL = "http://ent-idp.test/"
+CAS_URL = "http://cas.test/cas/"
+DEFAULT_SERVICE = "http://ent.test/portail/"
+CGU_VERSION = "2026-09"
+
+
+@dataclass
+class Stack:
+    slapd: Slapd
+    redis: RedisServer
+    smtp: SmtpSink
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    base = tmp_path_factory.mktemp("stack")
+    slapd = Slapd(base / "slapd", free_port(), service_password=secrets.token_urlsafe(16))
+    redis_server = RedisServer(base / "redis", free_port())
+    smtp = SmtpSink(base / "mail", free_port())
+    started = []
+    try:
+        for service in (slapd, redis_server, smtp):
+            service.start()
+            started.append(service)
+        yield Stack(slapd, redis_server, smtp)
+    finally:
+        for service in reversed(started):
+            service.stop()
+
+
+@pytest.fixture
+def settings(stack: Stack) -> dict:
+    """The app's settings for one test, pointing at the real services."""
+    return {
+        "TESTING": True,
+        "SECRET_KEY": secrets.token_urlsafe(32),
+        "PUBLIC_URL": PUBLIC_URL,
+        "LDAP_URL": stack.slapd.url,
+        "LDAP_BIND_DN": stack.slapd.service_dn,
+        "LDAP_BIND_PASSWORD": stack.slapd.service_password,
+        "LDAP_PEOPLE_DN": stack.slapd.people_dn,
+        "LDAP_TIMEOUT": 3,
+        "REDIS_URL": stack.redis.url,
+        "CAS_URL": CAS_URL,
+        "CAS_ALLOWED_SERVICES": ["http://ent.test/", "https://lycee.ent.test/app/"],
+        "CAS_DEFAULT_SERVICE": DEFAULT_SERVICE,
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": stack.smtp.port,
+        "MAIL_SENDER": "ENT <ne-pas-repondre@ent.test>",
+        "MAIL_RETRY_SECONDS": 0,
+        "CGU_VERSION": CGU_VERSION,
+        "CGU_TEXT_FILE": str(ROOT / "config" / "cgu.example.txt"),
+        "ENT_NAME": "ENT de test",
+    }
+
+
+def services_of(app):
+    return app.extensions["ent_idp"]
+
+
+@pytest.fixture
+def app(settings: dict, stack: Stack):
+    app = create_app(settings)
+    services_of(app).redis.flushdb()
+    stack.smtp.clear()
+    yield app
+    services_of(app).close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def accounts(stack: Stack) -> Iterator[AccountFactory]:
+    factory = AccountFactory(stack.slapd)
+    yield factory
+    factory.remove_all()
+
+
+@pytest.fixture
+def deliver(app, stack: Stack):
+    """Run the mail worker until the queue is empty; return the mailbox."""
+
+    def run(expected: int | None = None) -> list:
+        with app.app_context():
+            queue = app_services().mail_queue
+            for _ in range(50):  # bounded: with SMTP down every try fails and re-queues
+                if not queue.work_once(send_now, wait=0.1, retry_seconds=0):
+                    break
+        if expected is not None:
+            return stack.smtp.wait_for(expected)
+        return stack.smtp.messages()
+
+    return run
+
+
+@pytest.fixture
+def admin(stack: Stack) -> Iterator[ldap3.Connection]:
+    conn = stack.slapd.admin_connection()
+    yield conn
+    conn.unbind()

@@ -1,0 +1,72 @@
+"""Going through pages as a browser would: read the form, keep its CSRF token, submit."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def csrf_token(html: str) -> str:
+    match = _CSRF.search(html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+def text(response) -> str:
+    """The page as a user reads it: tags removed, entities decoded, spaces collapsed."""
+    html = response.get_data(as_text=True)
+    html = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", html, flags=re.S)
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+
+
+def submit(client, url: str, data: dict, follow: bool = True):
+    """GET the page at ``url``, then POST ``data`` with the page's CSRF token."""
+    page = client.get(url)
+    assert page.status_code == 200, (url, page.status_code)
+    form = {"csrf_token": csrf_token(page.get_data(as_text=True))}
+    form.update({k: v for k, v in data.items() if v is not None and v is not False})
+    return client.post(url, data=form, follow_redirects=follow)
+
+
+def prepare_post(client, url: str, data: dict):
+    """Load the page now, submit it later: the user pressed « Continuer » on an old page."""
+    token = csrf_token(client.get(url, follow_redirects=True).get_data(as_text=True))
+    return lambda: client.post(url, data={"csrf_token": token, **data}, follow_redirects=True)
+
+
+def identify(client, kind: str, login: str, password: str, service: str | None = None):
+    url = f"/{kind}" + (f"?service={service}" if service else "")
+    return submit(client, url, {"login": login, "password": password})
+
+
+def go_through(
+    client,
+    kind: str,
+    account: dict,
+    *,
+    backup_mail: str = "emma.perso@example.net",
+    forward: bool = True,
+    new_password: str = "Tr0mbone-Vert-Soleil!",
+    service: str | None = None,
+):
+    """Every step of a flow with valid answers; returns the last response."""
+    response = identify(client, kind, account["login"], account["password"], service)
+    if response.request.path.endswith("/cgu"):
+        response = submit(client, f"/{kind}/cgu", {"accept": "y"})
+    response = submit(
+        client,
+        f"/{kind}/adresses",
+        {"backup_mail": backup_mail, "confirm": backup_mail, "forward": "y" if forward else None},
+    )
+    return submit(
+        client, f"/{kind}/mot-de-passe", {"password": new_password, "confirm": new_password}
+    )
+
+
+def link_in(message) -> str:
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    match = re.search(r"https?://\S+/validation/\S+", body)
+    assert match, body
+    return match.group(0)
