@@ -54,7 +54,7 @@ url = "{redis.url}"
 [cas]
 url = "{CAS_URL}"
 allowed_services = ["http://127.0.0.1:5000/", "http://127.0.0.1:8000/"]
-default_service = "http://127.0.0.1:8000/cas/login"
+default_service = "http://127.0.0.1:5000/"
 
 [mail]
 server = "127.0.0.1"
@@ -93,7 +93,9 @@ def main() -> int:
         for service in reversed(started):
             service.stop()
 
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    stopping: list[int] = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda signum, _frame: stopping.append(signum))
     try:
         for service in (slapd, redis, smtp):
             service.start()
@@ -102,8 +104,10 @@ def main() -> int:
         config = write_config(slapd, redis)
         env = {**os.environ, "ENT_IDP_CONFIG": str(config)}
         cli = [sys.executable, "-m", "ent_idp"]
-        log = (VAR / "mail-worker.log").open("w")
-        children.append(subprocess.Popen([*cli, "mail-worker"], env=env, stdout=log, stderr=log))
+        with (VAR / "mail-worker.log").open("w") as log:
+            children.append(
+                subprocess.Popen([*cli, "mail-worker"], env=env, stdout=log, stderr=log)
+            )
         children.append(
             subprocess.Popen([*cli, "serve", "--bind", "127.0.0.1:5000", "--workers", "2"], env=env)
         )
@@ -127,12 +131,13 @@ Demo accounts:
 """,
             flush=True,
         )
-        while all(child.poll() is None for child in children):
-            time.sleep(0.5)
+        while not stopping and all(child.poll() is None for child in children):
+            time.sleep(0.2)
+        if stopping:
+            print("\nstopping the demo...", flush=True)
+            return 0
         print("a demo process stopped; shutting down", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        return 0
     finally:
         stop_all()
 

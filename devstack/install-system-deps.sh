@@ -1,12 +1,45 @@
-#!/bin/sh
-# System packages needed by devstack (Debian 12 / Ubuntu).  Run as root.
-# slapd is installed non-interactively; devstack never uses its system instance
-# (it builds its own cn=config in a work directory), so the service is stopped.
-set -eu
+#!/usr/bin/env bash
+# The Debian packages the demo and the tests need, installed only when missing:
+# slapd (with its ppolicy and argon2 modules), the ldap-utils, redis-server, Chromium for the
+# browser tests, and a font for its screenshots. Safe to run again: it does nothing then.
+set -euo pipefail
+
+missing=()
+command -v slapd >/dev/null 2>&1 || [[ -x /usr/sbin/slapd ]] || missing+=(slapd)
+[[ -e /usr/lib/ldap/ppolicy.so && -e /usr/lib/ldap/argon2.so ]] || missing+=(slapd)
+command -v ldapmodify >/dev/null 2>&1 || missing+=(ldap-utils)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+[[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] || missing+=(fonts-dejavu-core)
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+
+sudo=()
+if [[ $(id -u) != 0 ]]; then
+  if command -v sudo >/dev/null 2>&1; then
+    sudo=(sudo)
+  else
+    echo "Missing Debian packages: ${missing[*]}." >&2
+    echo "Install them as root: apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+echo "Installing Debian packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update
-apt-get install -y --no-install-recommends slapd ldap-utils
-# The packaged daemon is not needed by devstack.
-if command -v systemctl >/dev/null 2>&1; then systemctl disable --now slapd 2>/dev/null || true; fi
-ls /usr/lib/ldap/ppolicy.so /usr/lib/ldap/argon2.so >/dev/null
-echo "ok: $(/usr/sbin/slapd -VV 2>&1 | head -1)"
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+# The packages start system-wide daemons (ports 389 and 6379); the project starts its own
+# instances on other ports, so stop those and keep them from starting at boot.
+for service in slapd redis-server; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-system-running >/dev/null 2>&1; then
+    "${sudo[@]}" systemctl disable --now "$service" >/dev/null 2>&1 || true
+  else
+    "${sudo[@]}" service "$service" stop >/dev/null 2>&1 || true
+  fi
+done
+echo "Debian packages installed."
