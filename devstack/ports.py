@@ -1,8 +1,9 @@
-"""Free TCP ports on the loopback, for services started by tests."""
+"""Ports and child processes of the services started by the tests and the demo."""
 
 from __future__ import annotations
 
 import socket
+import subprocess
 
 
 def free_port() -> int:
@@ -25,3 +26,15 @@ def wait_for_port(host: str, port: int, deadline: float, what: str, process=None
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{what} did not listen on {host}:{port} in time") from None
             time.sleep(0.05)
+
+
+def terminate(process: subprocess.Popen | None, timeout: float = 10) -> None:
+    """SIGTERM (services flush their data on it), then SIGKILL if it lingers."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

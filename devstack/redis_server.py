@@ -9,6 +9,8 @@ from pathlib import Path
 
 import redis
 
+from .ports import terminate
+
 FIX_HINT = "run devstack/install-system-deps.sh (Debian: apt-get install redis-server)"
 
 
@@ -74,15 +76,7 @@ class RedisServer:
         )
 
     def stop(self) -> None:
-        if self._process is None:
-            return
-        if self._process.poll() is None:
-            self._process.terminate()  # SIGTERM: redis flushes its append-only file
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        terminate(self._process)
         self._process = None
 
     def restart(self) -> None:

@@ -16,7 +16,7 @@ import time
 from email.message import EmailMessage
 from pathlib import Path
 
-from .ports import wait_for_port
+from .ports import terminate, wait_for_port
 
 
 class _Handler:
@@ -76,15 +76,7 @@ class SmtpSink:
         )
 
     def stop(self) -> None:
-        if self._process is None:
-            return
-        if self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        terminate(self._process)
         self._process = None
 
     def messages(self) -> list[EmailMessage]:

@@ -41,6 +41,30 @@ def identify(client, kind: str, login: str, password: str, service: str | None =
     return submit(client, url, {"login": login, "password": password})
 
 
+def reach_password(
+    client,
+    kind: str,
+    account: dict,
+    *,
+    backup_mail: str = "emma.perso@example.net",
+    forward: bool = False,
+    service: str | None = None,
+):
+    """Identification, CGU if asked, the addresses: the browser stands on « Mot de passe »."""
+    response = identify(client, kind, account["login"], account["password"], service)
+    if response.request.path.endswith("/cgu"):
+        submit(client, f"/{kind}/cgu", {"accept": "y"})
+    return submit(
+        client,
+        f"/{kind}/adresses",
+        {"backup_mail": backup_mail, "confirm": backup_mail, "forward": "y" if forward else None},
+    )
+
+
+def choose_password(client, kind: str, password: str):
+    return submit(client, f"/{kind}/mot-de-passe", {"password": password, "confirm": password})
+
+
 def go_through(
     client,
     kind: str,
@@ -52,17 +76,8 @@ def go_through(
     service: str | None = None,
 ):
     """Every step of a flow with valid answers; returns the last response."""
-    response = identify(client, kind, account["login"], account["password"], service)
-    if response.request.path.endswith("/cgu"):
-        response = submit(client, f"/{kind}/cgu", {"accept": "y"})
-    response = submit(
-        client,
-        f"/{kind}/adresses",
-        {"backup_mail": backup_mail, "confirm": backup_mail, "forward": "y" if forward else None},
-    )
-    return submit(
-        client, f"/{kind}/mot-de-passe", {"password": new_password, "confirm": new_password}
-    )
+    reach_password(client, kind, account, backup_mail=backup_mail, forward=forward, service=service)
+    return choose_password(client, kind, new_password)
 
 
 def link_in(message) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .pages import identify, submit, text
+from .pages import identify, reach_password, submit, text
 
 
 @pytest.fixture
@@ -16,13 +16,10 @@ def at_mails(client, accounts):
 
 
 @pytest.fixture
-def at_password(client, at_mails):
-    submit(
-        client,
-        "/activation/adresses",
-        {"backup_mail": "emma.perso@example.net", "confirm": "emma.perso@example.net"},
-    )
-    return at_mails
+def at_password(client, accounts):
+    account = accounts.create("pending")
+    reach_password(client, "activation", account)
+    return account
 
 
 def test_cgu_must_be_accepted(client, accounts):
@@ -98,13 +95,7 @@ def test_reusing_the_provisional_password_is_refused_by_the_directory_in_french(
 ):
     """ppolicy's history check is the directory's own rule: its refusal reads in French."""
     account = accounts.create("pending", password="Provisoire-Long-2026!")
-    identify(client, "activation", account["login"], account["password"])
-    submit(client, "/activation/cgu", {"accept": "y"})
-    submit(
-        client,
-        "/activation/adresses",
-        {"backup_mail": "emma.perso@example.net", "confirm": "emma.perso@example.net"},
-    )
+    reach_password(client, "activation", account)
     response = submit(
         client,
         "/activation/mot-de-passe",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .pages import csrf_token, identify, prepare_post, submit, text
+from .pages import csrf_token, identify, prepare_post, reach_password, submit, text
 
 NEW_PASSWORD = "Tr0mbone-Vert-Soleil!"
 
@@ -41,13 +41,7 @@ def test_back_button_lets_the_user_change_an_earlier_answer(client, accounts):
 
 def test_double_submit_writes_once(client, accounts, deliver):
     account = accounts.create("pending")
-    identify(client, "activation", account["login"], account["password"])
-    submit(client, "/activation/cgu", {"accept": "y"})
-    submit(
-        client,
-        "/activation/adresses",
-        {"backup_mail": "emma.perso@example.net", "confirm": "emma.perso@example.net"},
-    )
+    reach_password(client, "activation", account)
     fields = {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
     first_click = prepare_post(client, "/activation/mot-de-passe", fields)
     second_click = prepare_post(client, "/activation/mot-de-passe", fields)
@@ -66,13 +60,7 @@ def test_two_browsers_finishing_the_same_account_one_wins(app, accounts):
     account = accounts.create("pending")
     first, second = app.test_client(), app.test_client()
     for browser in (first, second):
-        identify(browser, "activation", account["login"], account["password"])
-        submit(browser, "/activation/cgu", {"accept": "y"})
-        submit(
-            browser,
-            "/activation/adresses",
-            {"backup_mail": "emma.perso@example.net", "confirm": "emma.perso@example.net"},
-        )
+        reach_password(browser, "activation", account)
     won = submit(
         first, "/activation/mot-de-passe", {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
     )
@@ -91,13 +79,7 @@ def test_two_browsers_finishing_the_same_account_one_wins(app, accounts):
 def test_an_admin_reset_during_the_flow_voids_it(client, accounts, stack):
     """A re-reset with a new provisional password must not be overwritten by an old flow."""
     account = accounts.create("reset", password="Premier-Provisoire-2026")
-    identify(client, "reinitialisation", account["login"], account["password"])
-    submit(client, "/reinitialisation/cgu", {"accept": "y"})
-    submit(
-        client,
-        "/reinitialisation/adresses",
-        {"backup_mail": "emma.perso@example.net", "confirm": "emma.perso@example.net"},
-    )
+    reach_password(client, "reinitialisation", account)
     conn = stack.slapd.admin_connection()
     conn.modify(account["dn"], {"userPassword": [("MODIFY_REPLACE", ["Second-Provisoire-2026"])]})
     conn.unbind()
