@@ -1,0 +1,45 @@
+"""The password policy, rule by rule (the pages test the messages)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ent_idp.passwords import Policy, Rule, broken_rules, entropy_bits
+
+POLICY = Policy(min_length=8, max_length=256, min_entropy_bits=50)
+
+
+@pytest.mark.parametrize(
+    ("password", "bits"),
+    [
+        ("abcdefgh", 8 * 4.700),
+        ("Abcdefgh", 8 * 5.700),
+        ("Abcdef1!", 8 * 6.570),
+        ("éééééééé", 8 * 6.644),
+    ],
+)
+def test_entropy_is_length_times_log2_of_the_pool(password, bits):
+    assert entropy_bits(password) == pytest.approx(bits, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("password", "broken"),
+    [
+        ("Abc1!", [Rule.TOO_SHORT, Rule.TOO_WEAK]),
+        ("Abcdefgh", [Rule.TOO_WEAK]),
+        ("Abcdef1!", []),
+        ("correct horse battery", []),
+        ("Martin-Vert-2026!", [Rule.CONTAINS_PERSONAL]),
+        (" Tr0mbone-Vert!", [Rule.BLANK_EDGES]),
+        ("x" * 257, [Rule.TOO_LONG]),
+    ],
+)
+def test_every_broken_rule_is_named(password, broken):
+    personal = ("alice.martin", "Alice", "Martin")
+    assert broken_rules(password, POLICY, personal) == broken
+
+
+def test_nothing_is_truncated_or_normalised():
+    """Silent truncation would let a shorter, weaker password open the account."""
+    long = "Ab1!" * 40
+    assert broken_rules(long, POLICY) == []
