@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from . import config, extensions, headers
 from .resources import templates_dir
-from .views import errors, flow, home, validation
+from .views import account, errors, flow, home, interrupt, validation
 
 
 def create_app(overrides: dict | None = None, config_file: str | None = None) -> Flask:
@@ -22,7 +22,7 @@ def create_app(overrides: dict | None = None, config_file: str | None = None) ->
         app.jinja_env.undefined = jinja2.StrictUndefined
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
-    CSRFProtect(app)
+    csrf = CSRFProtect(app)
     Mail(app)
     extensions.init_app(app)
     headers.init_app(app)
@@ -30,5 +30,10 @@ def create_app(overrides: dict | None = None, config_file: str | None = None) ->
     app.register_blueprint(home.bp)
     app.register_blueprint(flow.bp)
     app.register_blueprint(validation.bp)
+    app.register_blueprint(account.bp)
+    app.register_blueprint(interrupt.bp)
+    # Server-to-server calls from CAS: authenticated otherwise, no browser session.
+    csrf.exempt(account.single_logout)
+    csrf.exempt(interrupt.interrupt)
     errors.register(app)
     return app

@@ -12,13 +12,14 @@ import hashlib
 from flask import current_app
 
 from . import audit, mails
-from .directory import PasswordCheck
+from .directory import Account, PasswordCheck
 from .exceptions import (
     AccountNotFound,
     AlreadyActive,
     Conflict,
     DirectoryUnavailable,
     IdentificationFailed,
+    NothingToDo,
     PasswordRejected,
 )
 from .extensions import services
@@ -30,7 +31,12 @@ VALIDATION = "validate-backup-mail"
 
 
 def identify(kind: Kind, login: str, password: str, service: str) -> Flow:
-    """Check the login and provisional password; start a flow for a pending or reset account."""
+    """Check the login and password; start the flow the account needs.
+
+    « Activer mon compte » and « Mon compte a été réinitialisé » take any pending or reset
+    account (users click the wrong link); the CGU flow takes active accounts whose accepted
+    version is not the current one, and sends pending or reset ones to their own flow.
+    """
     s = services()
     try:
         account = s.directory.find(login)
@@ -40,15 +46,56 @@ def identify(kind: Kind, login: str, password: str, service: str) -> Flow:
     if s.directory.check_password(account.dn, password) is not PasswordCheck.OK:
         audit.event("identification", login, "failed", reason="password")
         raise IdentificationFailed()
-    if not account.needs_completion:
+    current_cgu = current_app.config["CGU_VERSION"]
+    if kind is Kind.CGU and account.needs_completion:
+        kind = Kind.completing(account)
+    elif kind is Kind.CGU and account.cgu_version == current_cgu:
+        audit.event("identification", login, "failed", reason="nothing-to-do")
+        raise NothingToDo()
+    elif kind is not Kind.CGU and not account.needs_completion:
         audit.event("identification", login, "failed", reason="already-active")
         raise AlreadyActive()
     audit.event("identification", login, "ok", flow=kind.value)
-    return s.flows.start(kind, account, service, current_app.config["CGU_VERSION"])
+    return s.flows.start(kind, account, service, current_cgu)
+
+
+def flow_needed(login: str) -> Kind | None:
+    """Which flow an account must go through before using the ENT, if any (for CAS)."""
+    try:
+        account = services().directory.find(login)
+    except AccountNotFound:
+        return None
+    if account.needs_completion:
+        return Kind.completing(account)
+    if account.cgu_version != current_app.config["CGU_VERSION"]:
+        return Kind.CGU
+    return None
+
+
+def start_for(account: Account, service: str) -> Flow | None:
+    """A flow for an account already authenticated (by CAS), if it has something to do."""
+    current_cgu = current_app.config["CGU_VERSION"]
+    if account.needs_completion:
+        return None  # completing needs the provisional password: the user identifies
+    if account.cgu_version == current_cgu:
+        return None
+    return services().flows.start(Kind.CGU, account, service, current_cgu)
 
 
 def accept_cgu(flow: Flow) -> None:
-    services().flows.update(flow, cgu_accepted=True)
+    """Accepting the CGU is a step of activation; in the CGU flow it is the write itself."""
+    s = services()
+    if flow.kind != Kind.CGU:
+        s.flows.update(flow, cgu_accepted=True)
+        return
+    version = current_app.config["CGU_VERSION"]
+    try:
+        s.directory.accept_cgu(flow.account(), version)
+    except Conflict:
+        audit.event("cgu", flow.login, "conflict")
+        raise
+    audit.event("cgu", flow.login, "ok", version=version)
+    s.flows.update(flow, cgu_accepted=True, completed=True)
 
 
 def choose_mails(flow: Flow, backup_mail: str, forward: bool) -> None:
@@ -88,12 +135,24 @@ def complete(flow: Flow, password: str) -> None:
         pipe.execute()
 
 
-def send_validation(dn: str, login: str, address: str, pipe=None) -> None:
-    """Issue a validation token and queue the mail carrying its link."""
+def send_validation(
+    dn: str, login: str, address: str, previous: str | None = None, pipe=None
+) -> None:
+    """Issue a validation token and queue the mail carrying its link.
+
+    With ``previous`` the link confirms a change of backup address: until it is used,
+    ``previous`` stays the account's address.
+    """
     s = services()
     hours = current_app.config["MAIL_VALIDATION_HOURS"]
     token = s.tokens.issue(
-        VALIDATION, dn=dn, address=address, login=login, lifetime=hours * 3600, pipe=pipe
+        VALIDATION,
+        dn=dn,
+        address=address,
+        login=login,
+        lifetime=hours * 3600,
+        previous=previous,
+        pipe=pipe,
     )
     link = public_url_for("validation.confirm", token=token)
     mails.queue(mails.validation_mail(address, link=link, login=login, hours=hours), pipe=pipe)
@@ -109,7 +168,11 @@ def confirm_backup_mail(token: str) -> TokenRecord:
     if record.status is not TokenStatus.VALID:
         return record
     try:
-        forwarding = s.directory.confirm_backup_mail(record.dn, record.address)
+        if record.previous is None:
+            forwarding = s.directory.confirm_backup_mail(record.dn, record.address)
+        else:
+            forwarding = s.directory.replace_backup_mail(record.dn, record.previous, record.address)
+            s.redis.delete(pending_change_key(record.dn))
     except (Conflict, AccountNotFound):
         audit.event("verification", record.login, "stale-address")
         return dataclasses.replace(record, status=TokenStatus.SUPERSEDED)
@@ -129,9 +192,10 @@ def resend_validation(token: str) -> str:
     if record.status is TokenStatus.VALID:
         return "still-valid"
     account = s.directory.get(record.dn)
-    if account.backup_mail.lower() != record.address.lower():
+    in_place = record.address if record.previous is None else record.previous
+    if account.backup_mail.lower() != in_place.lower():
         return "address-changed"
-    if account.backup_verified:
+    if record.previous is None and account.backup_verified:
         return "already-verified"
     counter = f"{s.flows.prefix}:resend:{hashlib.sha256(record.dn.encode()).hexdigest()}"
     pipe = s.redis.pipeline()
@@ -140,10 +204,15 @@ def resend_validation(token: str) -> str:
     if sent_today > RESENDS_PER_DAY:
         audit.event("validation-resend", record.login, "limited")
         return "limited"
-    send_validation(record.dn, record.login, record.address)
+    send_validation(record.dn, record.login, record.address, previous=record.previous)
     audit.event("validation-resend", record.login, "ok")
     return "sent"
 
 
 def peek_validation(token: str) -> TokenRecord:
     return services().tokens.peek(token, VALIDATION)
+
+
+def pending_change_key(dn: str) -> str:
+    """Where the address a user asked to switch to waits for its link to be used."""
+    return f"{services().flows.prefix}:pending-backup:{hashlib.sha256(dn.encode()).hexdigest()}"

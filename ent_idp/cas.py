@@ -1,10 +1,12 @@
-"""CAS: the service allow-list and the way back to the CAS login page (python-cas)."""
+"""CAS (python-cas): the service allow-list, login and logout URLs, ticket validation."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
+from xml.etree import ElementTree
 
+import requests
 from cas import CASClient
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -69,3 +71,57 @@ def safe_service(candidate: str | None, allowed: tuple[AllowedService, ...], def
 def login_url(cas_url: str, service: str) -> str:
     """``<CAS>/login?service=<service>``, the service URL-encoded once."""
     return CASClient(version=3, server_url=cas_url, service_url=service).get_login_url()
+
+
+class CasUnavailable(Exception):
+    """The CAS server did not answer the ticket validation."""
+
+
+class _TimeoutSession(requests.Session):
+    """python-cas calls ``session.get`` without a timeout; every call here has one."""
+
+    def __init__(self, timeout: float):
+        super().__init__()
+        self.timeout = timeout
+
+    def request(self, *args, **kwargs):
+        kwargs.setdefault("timeout", self.timeout)
+        return super().request(*args, **kwargs)
+
+
+def validate_ticket(
+    cas_url: str, service: str, ticket: str, timeout: float
+) -> tuple[str, dict] | None:
+    """CAS 3 validation (``p3/serviceValidate``): the user and attributes, or None."""
+    with _TimeoutSession(timeout) as session:
+        client = CASClient(version=3, server_url=cas_url, service_url=service, session=session)
+        try:
+            user, attributes, _ = client.verify_ticket(ticket)
+        except requests.RequestException as exc:
+            raise CasUnavailable(str(exc)) from exc
+        except ElementTree.ParseError:
+            return None
+    return (user, attributes or {}) if user else None
+
+
+def logout_url(cas_url: str, service: str) -> str:
+    """``<CAS>/logout?service=<service>``: ends the CAS session, then back to ``service``."""
+    return CASClient(version=3, server_url=cas_url, service_url=service).get_logout_url(service)
+
+
+_SAMLP = "{urn:oasis:names:tc:SAML:2.0:protocol}"
+
+
+def logged_out_ticket(logout_request: str) -> str | None:
+    """The ticket a CAS single-logout request names (its SessionIndex), if any.
+
+    Parsed with the standard library parser, which does not fetch external entities.
+    """
+    if not logout_request or len(logout_request) > 10_000:
+        return None
+    try:
+        root = ElementTree.fromstring(logout_request)
+    except ElementTree.ParseError:
+        return None
+    index = root.find(f"{_SAMLP}SessionIndex")
+    return index.text.strip() if index is not None and index.text else None

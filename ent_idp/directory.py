@@ -225,13 +225,59 @@ class Directory:
                 (ldap3.MODIFY_REPLACE, [account.backup_mail] if account.forward else [])
             ],
         }
-        mail_filter = "({}={})".format(
-            self.attr["backup_mail"], escape_filter_chars(account.backup_mail)
-        )
-        self._modify(dn, changes, mail_filter)
+        self._modify(dn, changes, self._same_backup_filter(account))
         return account.forward
 
+    def accept_cgu(self, account: Account, version: str, now: float | None = None) -> None:
+        """Record that the user accepted CGU ``version`` (only if the account did not change)."""
+        stamp = ldap_time(now)
+        changes = {
+            self.attr["cgu_version"]: [(ldap3.MODIFY_REPLACE, [version])],
+            self.attr["cgu_time"]: [(ldap3.MODIFY_REPLACE, [stamp])],
+        }
+        self._modify(account.dn, changes, self._unchanged_filter(account))
+
+    def set_forwarding(self, account: Account, wish: bool) -> None:
+        """The user's forwarding wish; the MTA's attribute only ever holds a verified address."""
+        active = wish and account.backup_verified and bool(account.backup_mail)
+        changes = {
+            self.attr["forward_wish"]: [(ldap3.MODIFY_REPLACE, ["TRUE" if wish else "FALSE"])],
+            self.attr["forward"]: [(ldap3.MODIFY_REPLACE, [account.backup_mail] if active else [])],
+        }
+        self._modify(account.dn, changes, self._same_backup_filter(account))
+
+    def replace_backup_mail(self, dn: str, old: str, new: str, now: float | None = None) -> bool:
+        """A newly verified backup address replaces ``old`` (which must still be in place).
+
+        Forwarding moves to the new address if the user wishes it. Returns that wish.
+        """
+        account = self.get(dn)
+        if account.backup_mail.lower() != old.lower():
+            raise Conflict("backup address changed since the link was sent")
+        changes = {
+            self.attr["backup_mail"]: [(ldap3.MODIFY_REPLACE, [new])],
+            self.attr["backup_verified"]: [(ldap3.MODIFY_REPLACE, [ldap_time(now)])],
+            self.attr["forward"]: [(ldap3.MODIFY_REPLACE, [new] if account.forward else [])],
+        }
+        self._modify(dn, changes, self._same_backup_filter(account))
+        return account.forward
+
+    def change_password(self, account: Account, password: str) -> None:
+        """A new password for an active account, hashed and policy-checked by the server."""
+        changes = {"userPassword": [(ldap3.MODIFY_REPLACE, [password])]}
+        try:
+            self._modify(account.dn, changes, self._unchanged_filter(account))
+        except PasswordRejected:
+            if self.get(account.dn).pwd_changed_time != account.pwd_changed_time:
+                raise Conflict(account.dn) from None
+            raise
+
     # -- plumbing ----------------------------------------------------------------------
+
+    def _same_backup_filter(self, account: Account) -> str:
+        if not account.backup_mail:
+            return "(!({}=*))".format(self.attr["backup_mail"])
+        return "({}={})".format(self.attr["backup_mail"], escape_filter_chars(account.backup_mail))
 
     def _unchanged_filter(self, account: Account) -> str:
         changed = (

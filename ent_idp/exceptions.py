@@ -31,3 +31,7 @@ class IdentificationFailed(Exception):
 
 class AlreadyActive(Exception):
     """The right password of an account that is already active."""
+
+
+class NothingToDo(Exception):
+    """The account is active and its CGU acceptance is current."""

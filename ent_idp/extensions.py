@@ -12,6 +12,7 @@ from .directory import Directory
 from .flows import Flows
 from .mailqueue import MailQueue
 from .passwords import Policy
+from .sessions import AccountSessions
 from .tokens import Tokens
 
 KEY = "ent_idp"
@@ -26,6 +27,7 @@ class Services:
     mail_queue: MailQueue
     policy: Policy
     allowed_services: tuple[AllowedService, ...]
+    account_sessions: AccountSessions
 
     def close(self) -> None:
         """Release the connections (tests and short-lived commands)."""
@@ -51,6 +53,9 @@ def init_app(app: Flask) -> Services:
         mail_queue=MailQueue(client, prefix),
         policy=Policy.from_config(config),
         allowed_services=parse_allow_list(config["CAS_ALLOWED_SERVICES"]),
+        account_sessions=AccountSessions(
+            client, prefix, idle_seconds=config["FLOW_IDLE_MINUTES"] * 60
+        ),
     )
     app.extensions[KEY] = found
     return found

@@ -27,6 +27,12 @@ ACCOUNT_LOCK_SECONDS = 15
 class Kind(StrEnum):
     ACTIVATION = "activation"
     RESET = "reinitialisation"
+    CGU = "conditions"  # an active account accepts a new version of the CGU
+
+    @classmethod
+    def completing(cls, account: Account) -> Kind:
+        """The flow that completes a pending or reset account."""
+        return cls.RESET if account.state == AccountState.RESET else cls.ACTIVATION
 
 
 class Step(StrEnum):
@@ -65,13 +71,15 @@ class Flow:
 
     def steps(self) -> list[Step]:
         """The steps this account goes through, as numbered in the pages."""
+        if self.kind == Kind.CGU:
+            return [Step.IDENTIFICATION, Step.CGU, Step.DONE]
         steps = [Step.IDENTIFICATION, Step.CGU, Step.MAILS, Step.PASSWORD, Step.DONE]
         return steps if self.cgu_required else [s for s in steps if s is not Step.CGU]
 
     def next_step(self) -> Step:
         if self.completed:
             return Step.DONE
-        if self.cgu_required and not self.cgu_accepted:
+        if self.kind == Kind.CGU or (self.cgu_required and not self.cgu_accepted):
             return Step.CGU
         if not self.mails_done:
             return Step.MAILS

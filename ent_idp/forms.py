@@ -65,7 +65,9 @@ class CguForm(FlaskForm):
     )
 
 
-class MailsForm(FlaskForm):
+class BackupMailForm(FlaskForm):
+    """A backup address typed twice; not the ENT address, nor the one already in place."""
+
     backup_mail = EmailField(
         "Adresse électronique de secours",
         validators=[
@@ -84,18 +86,29 @@ class MailsForm(FlaskForm):
             EqualTo("backup_mail", "Les deux adresses ne sont pas identiques."),
         ],
     )
-    forward = BooleanField("Rediriger mes messages internes ENT vers cette adresse de messagerie.")
 
-    def __init__(self, *args, ent_mail: str = "", **kwargs):
+    def __init__(self, *args, ent_mail: str = "", current: str = "", **kwargs):
         super().__init__(*args, **kwargs)
         self.ent_mail = ent_mail
+        self.current = current
 
     def validate_backup_mail(self, field: EmailField) -> None:
-        if self.ent_mail and field.data and field.data.strip().lower() == self.ent_mail.lower():
+        address = (field.data or "").strip().lower()
+        if self.ent_mail and address == self.ent_mail.lower():
             raise ValidationError(
                 "Votre adresse de secours doit être une adresse personnelle, "
                 "différente de votre adresse ENT."
             )
+        if self.current and address == self.current.lower():
+            raise ValidationError("C'est déjà votre adresse de secours.")
+
+
+class MailsForm(BackupMailForm):
+    forward = BooleanField("Rediriger mes messages internes ENT vers cette adresse de messagerie.")
+
+
+class ForwardForm(FlaskForm):
+    forward = BooleanField("Rediriger mes messages internes ENT vers mon adresse de secours.")
 
 
 class PasswordForm(FlaskForm):
@@ -129,3 +142,13 @@ class PasswordForm(FlaskForm):
             *self.password.errors,
             DIRECTORY_MESSAGES.get(reason, DIRECTORY_MESSAGES["policy"]),
         ]
+
+
+class PasswordChangeForm(PasswordForm):
+    current = PasswordField(
+        "Mot de passe actuel",
+        validators=[DataRequired("Saisissez votre mot de passe actuel.")],
+    )
+
+    def wrong_current(self) -> None:
+        self.current.errors = [*self.current.errors, "Mot de passe actuel incorrect."]

@@ -7,6 +7,7 @@ an expired or used link can still say what happened and offer a new one.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import secrets
 import time
@@ -34,6 +35,7 @@ class TokenRecord:
     address: str = ""
     login: str = ""
     expires: float = 0.0
+    previous: str | None = None  # for an address change: the address it replaces
 
 
 # Atomically: check the record and mark it used. Returns the status before.
@@ -74,6 +76,7 @@ class Tokens:
         address: str,
         login: str,
         lifetime: int,
+        previous: str | None = None,
         pipe: redis.client.Pipeline | None = None,
     ) -> str:
         """A new token (256 bits); it voids the account's older tokens of the same purpose.
@@ -83,10 +86,10 @@ class Tokens:
         token = secrets.token_urlsafe(32)
         key = self._key(token)
         latest_key = self._latest_key(purpose, dn)
-        previous = self.redis.get(latest_key)
+        older = self.redis.get(latest_key)
         p = pipe if pipe is not None else self.redis.pipeline()
-        if previous:
-            p.hset(previous, "superseded", "1")
+        if older:
+            p.hset(older, "superseded", "1")
         p.hset(
             key,
             mapping={
@@ -95,6 +98,7 @@ class Tokens:
                 "address": address,
                 "login": login,
                 "expires": f"{time.time() + lifetime:.0f}",
+                **({"previous": previous} if previous is not None else {}),
             },
         )
         p.expire(key, lifetime + GRACE_SECONDS)
@@ -123,6 +127,7 @@ class Tokens:
             address=record["address"],
             login=record.get("login", ""),
             expires=float(record["expires"]),
+            previous=record.get("previous"),
         )
 
     def consume(self, token: str, purpose: str) -> TokenRecord:
@@ -130,10 +135,7 @@ class Tokens:
         if not token:
             return TokenRecord(TokenStatus.UNKNOWN)
         status = TokenStatus(self._consume(keys=[self._key(token)], args=[purpose, time.time()]))
-        record = self.peek(token, purpose)
-        return TokenRecord(
-            status, record.purpose, record.dn, record.address, record.login, record.expires
-        )
+        return dataclasses.replace(self.peek(token, purpose), status=status)
 
     def release(self, token: str) -> None:
         """Undo ``consume`` when the work the token allowed could not be done."""

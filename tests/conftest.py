@@ -30,6 +30,7 @@ PUBLIC_URL = "http://ent-idp.test/"
 CAS_URL = "http://cas.test/cas/"
 DEFAULT_SERVICE = "http://ent.test/portail/"
 CGU_VERSION = "2026-09"
+INTERRUPT_PASSWORD = secrets.token_urlsafe(24)
 
 
 @dataclass
@@ -79,6 +80,8 @@ def settings(stack: Stack) -> dict:
         "CGU_VERSION": CGU_VERSION,
         "CGU_TEXT_FILE": str(ROOT / "config" / "cgu.example.txt"),
         "ENT_NAME": "ENT de test",
+        "CAS_INTERRUPT_USERNAME": "cas",
+        "CAS_INTERRUPT_PASSWORD": INTERRUPT_PASSWORD,
     }
 
 

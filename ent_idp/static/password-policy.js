@@ -2,10 +2,12 @@
 (function () {
   "use strict";
   var list = document.getElementById("politique-regles");
-  var password = document.getElementById("password");
-  var confirm = document.getElementById("confirm");
-  var toggle = document.getElementById("afficher-mot-de-passe");
-  if (!list || !password || !confirm) { return; }
+  if (!list) { return; }
+  var password = document.getElementById(list.dataset.password || "password");
+  var confirm = document.getElementById(list.dataset.confirm || "confirm");
+  var toggle = document.getElementById(list.dataset.toggle || "afficher-mot-de-passe");
+  var current = document.getElementById(list.dataset.current || "mdp-current");
+  if (!password || !confirm) { return; }
   var minLength = parseInt(list.dataset.minLength, 10);
   var minEntropy = parseInt(list.dataset.minEntropy, 10);
   var personal = [];
@@ -56,6 +58,7 @@
       var type = toggle.checked ? "text" : "password";
       password.type = type;
       confirm.type = type;
+      if (current) { current.type = type; }
     });
   }
 })();

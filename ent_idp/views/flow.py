@@ -19,6 +19,7 @@ from ..exceptions import (
     Conflict,
     FlowExpired,
     IdentificationFailed,
+    NothingToDo,
     PasswordRejected,
 )
 from ..extensions import services
@@ -26,7 +27,7 @@ from ..flows import Flow, Kind, Step
 from ..forms import CguForm, IdentificationForm, MailsForm, PasswordForm
 
 bp = Blueprint("flow", __name__)
-KIND = "<any(activation, reinitialisation):kind>"
+KIND = "<any(activation, reinitialisation, conditions):kind>"
 
 
 def _service() -> str:
@@ -44,7 +45,7 @@ def _flow(kind: str, step: Step) -> Flow:
         session["expired"] = True
         abort(redirect(url_for("flow.identification", kind=kind, service=session.get("service"))))
     if flow.kind != kind or not flow.may_show(step):
-        abort(redirect(url_for(f"flow.{flow.next_step().name.lower()}", kind=flow.kind)))
+        abort(_next(flow))
     return flow
 
 
@@ -52,6 +53,14 @@ def _render(template: str, flow: Flow, step: Step, **context):
     return render_template(
         template, flow=flow, kind=flow.kind, step=step, steps=flow.steps(), **context
     )
+
+
+def _next(flow: Flow):
+    return redirect(url_for(f"flow.{flow.next_step().name.lower()}", kind=flow.kind))
+
+
+def _cas_login(service: str) -> str:
+    return cas.login_url(current_app.config["CAS_URL"], service)
 
 
 @bp.route(f"/{KIND}", methods=["GET", "POST"])
@@ -66,15 +75,15 @@ def identification(kind: str):
             error = "identification"
         except AlreadyActive:
             return render_template(
-                "flow/already_active.html",
-                kind=kind,
-                login_url=cas.login_url(current_app.config["CAS_URL"], service),
+                "flow/already_active.html", kind=kind, login_url=_cas_login(service)
             )
+        except NothingToDo:
+            return render_template("flow/up_to_date.html", kind=kind, login_url=_cas_login(service))
         else:
             session.clear()  # a new session for a new identity
             session.permanent = True
             session.update(flow=flow.id, service=service)
-            return redirect(url_for(f"flow.{flow.next_step().name.lower()}", kind=kind))
+            return _next(flow)
     expired = session.pop("expired", False)
     return render_template(
         "flow/identification.html",
@@ -93,8 +102,12 @@ def cgu(kind: str):
     flow = _flow(kind, Step.CGU)
     form = CguForm()
     if form.validate_on_submit():
-        activation.accept_cgu(flow)
-        return redirect(url_for("flow.mails", kind=kind))
+        try:
+            activation.accept_cgu(flow)
+        except Conflict:
+            login_url = _cas_login(flow.service)
+            return _render("flow/conflict.html", flow, Step.CGU, login_url=login_url), 409
+        return _next(flow)
     return _render("flow/cgu.html", flow, Step.CGU, form=form)
 
 
@@ -122,7 +135,7 @@ def password(kind: str):
         except PasswordRejected as exc:
             form.reject(exc.reason)
         except Conflict:
-            login_url = cas.login_url(current_app.config["CAS_URL"], flow.service)
+            login_url = _cas_login(flow.service)
             return _render("flow/conflict.html", flow, Step.PASSWORD, login_url=login_url), 409
         else:
             return redirect(url_for("flow.done", kind=kind))
@@ -132,5 +145,4 @@ def password(kind: str):
 @bp.route(f"/{KIND}/compte-active")
 def done(kind: str):
     flow = _flow(kind, Step.DONE)
-    login_url = cas.login_url(current_app.config["CAS_URL"], flow.service)
-    return _render("flow/done.html", flow, Step.DONE, login_url=login_url)
+    return _render("flow/done.html", flow, Step.DONE, login_url=_cas_login(flow.service))

@@ -1,0 +1,155 @@
+"""« Mon compte »: the account space, behind CAS (python-cas, CAS 3 with attributes)."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+from .. import account as account_ops
+from .. import activation, audit, cas
+from ..directory import Account
+from ..exceptions import AccountNotFound, Conflict, IdentificationFailed, PasswordRejected
+from ..extensions import services
+from ..flows import Kind
+from ..forms import BackupMailForm, ForwardForm, PasswordChangeForm
+from ..urls import public_url_for
+
+bp = Blueprint("account", __name__, url_prefix="/compte")
+
+
+def _here() -> str:
+    """The service URL CAS sends the user back to (built from the configured public URL)."""
+    return public_url_for("account.index")
+
+
+def _cas_login():
+    return redirect(cas.login_url(current_app.config["CAS_URL"], _here()))
+
+
+def _current_account() -> Account:
+    """The logged-in user's account; otherwise a redirect to CAS, or to an unfinished flow."""
+    login = services().account_sessions.login_for(session.get("account"))
+    if login is None:
+        abort(_cas_login())
+    try:
+        account = services().directory.find(login)
+    except AccountNotFound:
+        services().account_sessions.close(session.pop("account", None))
+        abort(403)
+    if account.needs_completion:
+        kind = Kind.completing(account)
+        abort(redirect(url_for("flow.identification", kind=kind, service=_here())))
+    flow = activation.start_for(account, _here())
+    if flow is not None:  # a new version of the CGU to accept first
+        session["flow"] = flow.id
+        abort(redirect(url_for("flow.cgu", kind=flow.kind)))
+    return account
+
+
+def _page(account: Account, status: int = 200, **forms):
+    policy = services().policy
+    forms.setdefault("mail_form", BackupMailForm(prefix="adresse"))
+    forms.setdefault("forward_form", ForwardForm(prefix="redirection", forward=account.forward))
+    forms.setdefault("password_form", PasswordChangeForm(prefix="mdp", policy=policy))
+    return render_template(
+        "account/index.html",
+        account=account,
+        pending=account_ops.pending_backup_mail(account),
+        policy=policy,
+        **forms,
+    ), status
+
+
+@bp.get("")
+def index():
+    ticket = request.args.get("ticket")
+    if ticket:
+        return _login(ticket)
+    return _page(_current_account())
+
+
+def _login(ticket: str):
+    config = current_app.config
+    try:
+        found = cas.validate_ticket(config["CAS_URL"], _here(), ticket, config["CAS_TIMEOUT"])
+    except cas.CasUnavailable:
+        return render_template("errors/503.html"), 503
+    if found is None:
+        audit.event("account-login", "", "invalid-ticket")
+        return render_template("account/login_failed.html", login_url=_cas_login().location)
+    login, _attributes = found
+    session.clear()
+    session.permanent = True
+    session["account"] = services().account_sessions.open(login, ticket)
+    audit.event("account-login", login, "ok")
+    return redirect(url_for("account.index"))
+
+
+@bp.post("")
+def single_logout():
+    """CAS single logout: CAS posts a SAML LogoutRequest naming the ticket of a session."""
+    ticket = cas.logged_out_ticket(request.form.get("logoutRequest", ""))
+    if ticket and services().account_sessions.close_by_ticket(ticket):
+        audit.event("account-logout", "", "single-logout")
+    return "", 200
+
+
+@bp.post("/adresse")
+def change_backup_mail():
+    account = _current_account()
+    current = account.backup_mail if account.backup_verified else ""
+    form = BackupMailForm(prefix="adresse", ent_mail=account.mail, current=current)
+    if not form.validate_on_submit():
+        return _page(account, 400, mail_form=form)
+    account_ops.request_backup_change(account, form.backup_mail.data.strip())
+    flash("backup-sent")
+    return redirect(url_for("account.index"))
+
+
+@bp.post("/redirection")
+def change_forwarding():
+    account = _current_account()
+    form = ForwardForm(prefix="redirection")
+    if not form.validate_on_submit():
+        return _page(account, 400, forward_form=form)
+    account_ops.set_forwarding(account, form.forward.data)
+    flash("forward-saved")
+    return redirect(url_for("account.index"))
+
+
+@bp.post("/mot-de-passe")
+def change_password():
+    account = _current_account()
+    personal = (account.login, account.given_name, account.surname)
+    form = PasswordChangeForm(prefix="mdp", policy=services().policy, personal=personal)
+    if form.validate_on_submit():
+        try:
+            account_ops.change_password(account, form.current.data, form.password.data)
+        except IdentificationFailed:
+            form.wrong_current()
+        except PasswordRejected as exc:
+            form.reject(exc.reason)
+        except Conflict:
+            flash("changed-meanwhile")
+            return redirect(url_for("account.index"))
+        else:
+            flash("password-changed")
+            return redirect(url_for("account.index"))
+    return _page(account, 400, password_form=form)
+
+
+@bp.post("/deconnexion")
+def logout():
+    services().account_sessions.close(session.get("account"))
+    session.clear()
+    config = current_app.config
+    return redirect(cas.logout_url(config["CAS_URL"], config["PUBLIC_URL"]))
