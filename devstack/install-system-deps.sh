@@ -34,12 +34,16 @@ export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 
 # The packages start system-wide daemons (ports 389 and 6379); the project starts its own
-# instances on other ports, so stop those and keep them from starting at boot.
+# instances on other ports, so stop those and keep them from starting at boot. Containers
+# usually have no systemd (and often a policy-rc.d that kept the daemons from starting at
+# all): try each init front-end and tolerate every failure.
 for service in slapd redis-server; do
-  if command -v systemctl >/dev/null 2>&1 && systemctl is-system-running >/dev/null 2>&1; then
+  if [[ -d /run/systemd/system ]]; then  # systemd is the running init
     "${sudo[@]}" systemctl disable --now "$service" >/dev/null 2>&1 || true
   else
-    "${sudo[@]}" service "$service" stop >/dev/null 2>&1 || true
+    "${sudo[@]}" service "$service" stop >/dev/null 2>&1 ||
+      "${sudo[@]}" invoke-rc.d "$service" stop >/dev/null 2>&1 || true
+    "${sudo[@]}" update-rc.d "$service" disable >/dev/null 2>&1 || true
   fi
 done
 echo "Debian packages installed."

@@ -10,6 +10,7 @@ import argparse
 import email
 import email.policy
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -28,7 +29,10 @@ class _Handler:
         self.count += 1
         name = f"{time.time_ns()}-{self.count:05d}.eml"
         tmp = self.maildir / f".{name}.tmp"
-        tmp.write_bytes(envelope.original_content or envelope.content)
+        data = envelope.original_content or envelope.content
+        # SMTP carries lines ending in CRLF; store them the Unix way, as local delivery
+        # does, so a parsed body reads back exactly what the application wrote.
+        tmp.write_bytes(data.replace(b"\r\n", b"\n"))
         os.replace(tmp, self.maildir / name)  # readers never see half a message
         return "250 Message accepted for delivery"
 
@@ -37,6 +41,9 @@ def serve(host: str, port: int, maildir: Path) -> None:
     from aiosmtpd.controller import Controller
 
     maildir.mkdir(parents=True, exist_ok=True)
+    # SmtpSink.stop() sends SIGTERM: leave through the ``finally`` so the port is released
+    # cleanly instead of dying mid-way.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     controller = Controller(_Handler(maildir), hostname=host, port=port)
     controller.start()
     try:
