@@ -1,8 +1,8 @@
 """``make demo``: the whole stack on this machine, with demo accounts.
 
-Starts slapd (ppolicy + argon2, the shipped schema), redis-server, an SMTP sink writing
-``.eml`` files, the mail worker and the app, each as a local process under ``var/demo/``
-(fresh at every run). Ctrl-C stops them all.
+Starts slapd (ppolicy + argon2, the shipped schema), a CAS server (django-cas-server,
+LDAP bind), redis-server, an SMTP sink writing ``.eml`` files, the mail worker and the app,
+each as a local process under ``var/demo/`` (fresh at every run). Ctrl-C stops them all.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+from .cas_server import CasServer
 from .redis_server import RedisServer
 from .slapd import Slapd
 from .smtp_sink import SmtpSink
@@ -24,7 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var" / "demo"
 APP_URL = "http://127.0.0.1:5000/"
 CAS_URL = "http://127.0.0.1:8000/cas/"
-LDAP_PORT, REDIS_PORT, SMTP_PORT = 3389, 6380, 2525
+LDAP_PORT, REDIS_PORT, SMTP_PORT, CAS_PORT = 3389, 6380, 2525, 8000
+CAS_SERVICES = ["http://127.0.0.1:5000/", "http://127.0.0.1:8000/"]
 
 ACCOUNTS = """\
   alice.martin    pending  provisional password  Provisoire-2026
@@ -78,6 +80,16 @@ def main() -> int:
     slapd = Slapd(VAR / "slapd", LDAP_PORT)
     redis = RedisServer(VAR / "redis", REDIS_PORT)
     smtp = SmtpSink(VAR / "mail", SMTP_PORT)
+    cas = CasServer(
+        VAR / "cas",
+        CAS_PORT,
+        ldap_url=slapd.url,
+        people_dn=slapd.people_dn,
+        bind_dn=slapd.service_dn,
+        bind_password=slapd.service_password,
+        ent_idp_url=APP_URL,
+        services=CAS_SERVICES,
+    )
     started: list = []
     children: list[subprocess.Popen] = []
 
@@ -97,7 +109,7 @@ def main() -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda signum, _frame: stopping.append(signum))
     try:
-        for service in (slapd, redis, smtp):
+        for service in (slapd, cas, redis, smtp):
             service.start()
             started.append(service)
         slapd.load_demo_accounts()
@@ -119,7 +131,7 @@ ent-idp demo is running (Ctrl-C stops everything).
   App                  {APP_URL}
   Activer mon compte   {APP_URL}activation?service=http%3A%2F%2F127.0.0.1%3A5000%2F
   Compte réinitialisé  {APP_URL}reinitialisation
-  CAS (later issue)    {CAS_URL}
+  CAS                  {cas.url}login  (logs in by LDAP bind; active accounts only)
   LDAP                 {slapd.url}  base {slapd.suffix}
                        admin {slapd.admin_dn} / {slapd.admin_password}
   Redis                {redis.url}

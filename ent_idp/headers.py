@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Flask, Response, request
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; "
+    "font-src 'self'; connect-src 'self'; form-action 'self' {cas}; base-uri 'none'; "
     "frame-ancestors 'none'"
 )
 
 
 def init_app(app: Flask) -> None:
     hsts = app.config["PUBLIC_URL"].startswith("https://")
+    # Logging out posts a form that redirects to CAS: form-action must allow CAS's origin.
+    cas = urlsplit(app.config["CAS_URL"])
+    csp = CSP.format(cas=f"{cas.scheme}://{cas.netloc}")
 
     @app.after_request
     def set_headers(response: Response) -> Response:
-        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("Content-Security-Policy", csp)
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Referrer-Policy"] = "same-origin"

@@ -53,6 +53,8 @@ class AccountFactory:
             attributes["entIdpCguAcceptedTime"] = "20250901080000Z"
         if forward is not None:
             attributes["entIdpMailForward"] = "TRUE" if forward else "FALSE"
+        if forward and backup_verified and backup_mail:
+            attributes["mailRoutingAddress"] = backup_mail
         conn = self.slapd.admin_connection()
         try:
             if not conn.add(dn, attributes=attributes):

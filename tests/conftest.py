@@ -14,7 +14,9 @@ from pathlib import Path
 
 import ldap3
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
+from devstack.cas_server import CasServer
 from devstack.ports import free_port
 from devstack.redis_server import RedisServer
 from devstack.slapd import Slapd
@@ -24,6 +26,7 @@ from ent_idp.extensions import services as app_services
 from ent_idp.mails import send_now
 
 from .accounts import AccountFactory
+from .browser_support import CHROMIUM, CHROMIUM_ARGS, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 PUBLIC_URL = "http://ent-idp.test/"
@@ -55,6 +58,30 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     finally:
         for service in reversed(started):
             service.stop()
+
+
+@pytest.fixture(scope="session")
+def live_url() -> str:
+    """Where browser tests serve the app: one port for the session, known to CAS."""
+    return f"http://127.0.0.1:{free_port()}/"
+
+
+@pytest.fixture(scope="session")
+def cas_server(stack: Stack, live_url: str, tmp_path_factory) -> Iterator[CasServer]:
+    """A real CAS (django-cas-server), authenticating by bind against the test slapd."""
+    server = CasServer(
+        tmp_path_factory.mktemp("cas"),
+        free_port(),
+        ldap_url=stack.slapd.url,
+        people_dn=stack.slapd.people_dn,
+        bind_dn=stack.slapd.service_dn,
+        bind_password=stack.slapd.service_password,
+        ent_idp_url=live_url,
+        services=[PUBLIC_URL, live_url, "http://ent.test/"],
+    )
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
@@ -132,3 +159,18 @@ def admin(stack: Stack) -> Iterator[ldap3.Connection]:
     conn = stack.slapd.admin_connection()
     yield conn
     conn.unbind()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, driven by Playwright (no browser download)."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live_app(settings: dict, live_url: str) -> Iterator[str]:
+    """The app served on a real port, as a browser meets it."""
+    yield from serve(settings, live_url)

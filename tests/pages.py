@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from html import unescape
 
-_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+_CSRF = re.compile(r'name="(?:[\w-]+-)?csrf_token" type="hidden" value="([^"]+)"')
+_TOKEN_NAMES = re.compile(r'name="((?:[\w-]+-)?csrf_token)"')
 
 
 def csrf_token(html: str) -> str:
@@ -21,13 +22,16 @@ def text(response) -> str:
     return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
 
 
-def submit(client, url: str, data: dict, follow: bool = True):
-    """GET the page at ``url``, then POST ``data`` with the page's CSRF token."""
+def submit(client, url: str, data: dict, follow: bool = True, action: str | None = None):
+    """GET the page at ``url``, then POST ``data`` with the page's CSRF token (to ``action``)."""
     page = client.get(url)
     assert page.status_code == 200, (url, page.status_code)
-    form = {"csrf_token": csrf_token(page.get_data(as_text=True))}
+    html = page.get_data(as_text=True)
+    token = csrf_token(html)
+    # Forms with a prefix carry their token as "<prefix>-csrf_token".
+    form = {name: token for name in _TOKEN_NAMES.findall(html)}
     form.update({k: v for k, v in data.items() if v is not None and v is not False})
-    return client.post(url, data=form, follow_redirects=follow)
+    return client.post(action or url, data=form, follow_redirects=follow)
 
 
 def prepare_post(client, url: str, data: dict):

@@ -5,83 +5,14 @@ Screenshots land in ``var/screenshots/`` (phone 360×740 and desktop 1280×800).
 
 from __future__ import annotations
 
-import shutil
-import threading
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
-from werkzeug.serving import make_server
+from playwright.sync_api import expect
 
-from devstack.ports import free_port
-from ent_idp import create_app
-
-from .conftest import CGU_VERSION, services_of
+from .browser_support import VIEWPORTS, Shots, assert_no_horizontal_scroll
+from .conftest import CGU_VERSION
 from .pages import link_in
 
 pytestmark = pytest.mark.browser
-
-ROOT = Path(__file__).resolve().parent.parent
-SHOTS = ROOT / "var" / "screenshots"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-VIEWPORTS = {
-    "telephone": {"width": 360, "height": 740},
-    "ordinateur": {"width": 1280, "height": 800},
-}
-
-
-@pytest.fixture
-def live_app(settings: dict) -> Iterator[str]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    app = create_app(
-        {
-            **settings,
-            "PUBLIC_URL": url,
-            "CAS_ALLOWED_SERVICES": [*settings["CAS_ALLOWED_SERVICES"], url],
-        }
-    )
-    services_of(app).redis.flushdb()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield url
-    server.shutdown()
-    services_of(app).close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-class Shots:
-    def __init__(self, flow: str, viewport: str):
-        self.folder = SHOTS / flow / viewport
-        shutil.rmtree(self.folder, ignore_errors=True)
-        self.folder.mkdir(parents=True)
-        self.count = 0
-
-    def take(self, page: Page, name: str) -> None:
-        self.count += 1
-        page.screenshot(path=self.folder / f"{self.count:02d}-{name}.png", full_page=True)
-
-
-def assert_no_horizontal_scroll(page: Page) -> None:
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
 @pytest.mark.parametrize("viewport", VIEWPORTS)
