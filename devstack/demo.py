@@ -27,6 +27,7 @@ APP_URL = "http://127.0.0.1:5000/"
 CAS_URL = "http://127.0.0.1:8000/cas/"
 LDAP_PORT, REDIS_PORT, SMTP_PORT, CAS_PORT = 3389, 6380, 2525, 8000
 CAS_SERVICES = ["http://127.0.0.1:5000/", "http://127.0.0.1:8000/"]
+INTERRUPT_PASSWORD = "demo-interrupt"
 
 ACCOUNTS = """\
   alice.martin    pending  provisional password  Provisoire-2026
@@ -57,6 +58,7 @@ url = "{redis.url}"
 url = "{CAS_URL}"
 allowed_services = ["http://127.0.0.1:5000/", "http://127.0.0.1:8000/"]
 default_service = "http://127.0.0.1:5000/"
+interrupt_password = "{INTERRUPT_PASSWORD}"
 
 [mail]
 server = "127.0.0.1"
@@ -131,7 +133,11 @@ ent-idp demo is running (Ctrl-C stops everything).
   App                  {APP_URL}
   Activer mon compte   {APP_URL}activation?service=http%3A%2F%2F127.0.0.1%3A5000%2F
   Compte réinitialisé  {APP_URL}reinitialisation
+  Mon compte           {APP_URL}compte  (through CAS)
+  The whole loop       {cas.url}login?service=http://127.0.0.1:5000/compte
   CAS                  {cas.url}login  (logs in by LDAP bind; active accounts only)
+  CAS interrupt API    {APP_URL}api/cas/interrupt?username=alice.martin
+                       (basic auth: cas / {INTERRUPT_PASSWORD})
   LDAP                 {slapd.url}  base {slapd.suffix}
                        admin {slapd.admin_dn} / {slapd.admin_password}
   Redis                {redis.url}

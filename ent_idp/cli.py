@@ -55,6 +55,8 @@ def serve(config_file: str | None, bind: str, workers: int, threads: int) -> Non
             self.cfg.set("threads", threads)
             self.cfg.set("worker_class", "gthread" if threads > 1 else "sync")
             self.cfg.set("accesslog", "-")
+            # gunicorn's control socket has one path per user: two servers would collide.
+            self.cfg.set("control_socket_disable", True)
 
         def load(self):
             return app
