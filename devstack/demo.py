@@ -91,6 +91,7 @@ def main() -> int:
         bind_password=slapd.service_password,
         ent_idp_url=APP_URL,
         services=CAS_SERVICES,
+        single_log_out=True,
     )
     started: list = []
     children: list[subprocess.Popen] = []

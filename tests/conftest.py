@@ -78,6 +78,7 @@ def cas_server(stack: Stack, live_url: str, tmp_path_factory) -> Iterator[CasSer
         bind_password=stack.slapd.service_password,
         ent_idp_url=live_url,
         services=[PUBLIC_URL, live_url, "http://ent.test/"],
+        single_log_out=True,  # CAS posts a logoutRequest to the services a user visited
     )
     server.start()
     yield server

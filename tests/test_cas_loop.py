@@ -66,4 +66,13 @@ def test_activation_from_the_cas_login_page_to_mon_compte(
     assert page.url == live_app, "through CAS logout, back to ent-idp's home"
     page.goto(service)
     assert page.url.startswith(f"{cas_server.url}login"), "logged out of « Mon compte » too"
+
+    # Logging out at CAS itself (from any service) ends « Mon compte » too: single logout.
+    page.locator("#id_username").fill(account["login"])
+    page.locator("#id_password").fill("Tr0mbone-Vert-Soleil!")
+    page.locator("#login_submit").click()
+    expect(page.get_by_role("heading", name="Mon compte")).to_be_visible()
+    page.goto(f"{cas_server.url}logout")
+    page.goto(service)
+    assert page.url.startswith(f"{cas_server.url}login")
     page.close()
