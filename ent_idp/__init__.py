@@ -8,10 +8,11 @@ import jinja2
 from flask import Flask
 from flask_mail import Mail
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config, extensions, headers
 from .resources import templates_dir
-from .views import account, errors, flow, home, interrupt, validation
+from .views import account, errors, flow, home, interrupt, policy, validation
 
 
 def create_app(overrides: dict | None = None, config_file: str | None = None) -> Flask:
@@ -22,6 +23,9 @@ def create_app(overrides: dict | None = None, config_file: str | None = None) ->
         app.jinja_env.undefined = jinja2.StrictUndefined
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
+    if app.config["PROXY_COUNT"]:
+        # Behind N reverse proxies: the client address throttling counts is theirs to tell.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_COUNT"], x_proto=1)
     csrf = CSRFProtect(app)
     Mail(app)
     extensions.init_app(app)
@@ -32,6 +36,7 @@ def create_app(overrides: dict | None = None, config_file: str | None = None) ->
     app.register_blueprint(validation.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(interrupt.bp)
+    app.register_blueprint(policy.bp)
     # Server-to-server calls from CAS: authenticated otherwise, no browser session.
     csrf.exempt(account.single_logout)
     csrf.exempt(interrupt.interrupt)

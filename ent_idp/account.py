@@ -9,8 +9,8 @@ from __future__ import annotations
 from flask import current_app
 
 from . import audit
-from .activation import pending_change_key, send_validation
-from .directory import Account, PasswordCheck
+from .activation import check_credentials, pending_change_key, send_validation
+from .directory import Account
 from .exceptions import Conflict, IdentificationFailed, PasswordRejected
 from .extensions import services
 
@@ -39,9 +39,11 @@ def set_forwarding(account: Account, wish: bool) -> None:
 def change_password(account: Account, current: str, new: str) -> None:
     """Check the current password by bind, then write the new one (serialized per account)."""
     s = services()
-    if s.directory.check_password(account.dn, current) is not PasswordCheck.OK:
+    try:
+        check_credentials(account.login, current)
+    except IdentificationFailed:
         audit.event("password-change", account.login, "failed", reason="current-password")
-        raise IdentificationFailed()
+        raise
     with s.flows.account_lock(account.dn) as acquired:
         if not acquired:
             raise Conflict(account.dn)

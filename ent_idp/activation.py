@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 
-from flask import current_app
+from flask import current_app, has_request_context, request
 
 from . import audit, mails
 from .directory import Account, PasswordCheck
@@ -21,6 +21,7 @@ from .exceptions import (
     IdentificationFailed,
     NothingToDo,
     PasswordRejected,
+    Throttled,
 )
 from .extensions import services
 from .flows import Flow, Kind
@@ -38,14 +39,7 @@ def identify(kind: Kind, login: str, password: str, service: str) -> Flow:
     version is not the current one, and sends pending or reset ones to their own flow.
     """
     s = services()
-    try:
-        account = s.directory.find(login)
-    except AccountNotFound:
-        audit.event("identification", login, "failed", reason="unknown")
-        raise IdentificationFailed() from None
-    if s.directory.check_password(account.dn, password) is not PasswordCheck.OK:
-        audit.event("identification", login, "failed", reason="password")
-        raise IdentificationFailed()
+    account = check_credentials(login, password)
     current_cgu = current_app.config["CGU_VERSION"]
     if kind is Kind.CGU and account.needs_completion:
         kind = Kind.completing(account)
@@ -70,6 +64,33 @@ def flow_needed(login: str) -> Kind | None:
     if account.cgu_version != current_app.config["CGU_VERSION"]:
         return Kind.CGU
     return None
+
+
+def check_credentials(login: str, password: str) -> Account:
+    """The account whose password this is, counted by the throttle before any bind.
+
+    A held-back attempt (Throttled) makes no LDAP call; an attempt the directory could not
+    answer counts nothing against the user.
+    """
+    s = services()
+    try:
+        attempt = s.throttle.attempt(login, request.remote_addr if has_request_context() else None)
+    except Throttled as exc:
+        audit.event("identification", login, "held-back", wait=exc.wait_seconds)
+        raise
+    with attempt:
+        try:
+            account = s.directory.find(login)
+        except AccountNotFound:
+            attempt.failed()
+            audit.event("identification", login, "failed", reason="unknown")
+            raise IdentificationFailed() from None
+        if s.directory.check_password(account.dn, password) is not PasswordCheck.OK:
+            attempt.failed()
+            audit.event("identification", login, "failed", reason="password")
+            raise IdentificationFailed()
+        attempt.succeeded()
+    return account
 
 
 def start_for(account: Account, service: str) -> Flow | None:

@@ -25,6 +25,7 @@ DEFAULTS: dict[tuple[str, str], Any] = {
     ("", "public_url"): REQUIRED,
     ("", "ent_name"): "ENT",
     ("", "templates_dir"): "",
+    ("", "proxy_count"): 0,
     ("ldap", "url"): REQUIRED,
     ("ldap", "bind_dn"): REQUIRED,
     ("ldap", "bind_password"): REQUIRED,
@@ -65,6 +66,13 @@ DEFAULTS: dict[tuple[str, str], Any] = {
     ("password", "min_length"): 8,
     ("password", "max_length"): 256,
     ("password", "min_entropy_bits"): 50,
+    ("password", "min_strength"): 3,
+    ("throttle", "login_free_failures"): 5,
+    ("throttle", "login_delay_seconds"): 60,
+    ("throttle", "login_max_failures_per_day"): 25,
+    ("throttle", "address_free_failures"): 30,
+    ("throttle", "address_delay_seconds"): 10,
+    ("throttle", "address_max_failures_per_day"): 0,
 }
 
 MIN_SECRET_KEY_LENGTH = 32

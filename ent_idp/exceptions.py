@@ -35,3 +35,11 @@ class AlreadyActive(Exception):
 
 class NothingToDo(Exception):
     """The account is active and its CGU acceptance is current."""
+
+
+class Throttled(Exception):
+    """Too many failed attempts: this one is held back, with no bind made."""
+
+    def __init__(self, wait_seconds: int):
+        super().__init__(wait_seconds)
+        self.wait_seconds = wait_seconds

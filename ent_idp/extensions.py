@@ -13,6 +13,8 @@ from .flows import Flows
 from .mailqueue import MailQueue
 from .passwords import Policy
 from .sessions import AccountSessions
+from .throttle import Rule as ThrottleRule
+from .throttle import Throttle
 from .tokens import Tokens
 
 KEY = "ent_idp"
@@ -28,6 +30,7 @@ class Services:
     policy: Policy
     allowed_services: tuple[AllowedService, ...]
     account_sessions: AccountSessions
+    throttle: Throttle
 
     def close(self) -> None:
         """Release the connections (tests and short-lived commands)."""
@@ -55,6 +58,20 @@ def init_app(app: Flask) -> Services:
         allowed_services=parse_allow_list(config["CAS_ALLOWED_SERVICES"]),
         account_sessions=AccountSessions(
             client, prefix, idle_seconds=config["FLOW_IDLE_MINUTES"] * 60
+        ),
+        throttle=Throttle(
+            client,
+            prefix,
+            per_login=ThrottleRule(
+                config["THROTTLE_LOGIN_FREE_FAILURES"],
+                config["THROTTLE_LOGIN_DELAY_SECONDS"],
+                config["THROTTLE_LOGIN_MAX_FAILURES_PER_DAY"],
+            ),
+            per_address=ThrottleRule(
+                config["THROTTLE_ADDRESS_FREE_FAILURES"],
+                config["THROTTLE_ADDRESS_DELAY_SECONDS"],
+                config["THROTTLE_ADDRESS_MAX_FAILURES_PER_DAY"],
+            ),
         ),
     )
     app.extensions[KEY] = found

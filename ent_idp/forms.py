@@ -21,6 +21,10 @@ RULE_MESSAGES = {
     Rule.CONTAINS_PERSONAL: (
         "Le mot de passe ne doit contenir ni votre identifiant, ni votre prénom, ni votre nom."
     ),
+    Rule.COMMON: (
+        "Ce mot de passe est trop courant ou trop facile à deviner (mot du dictionnaire, "
+        "suite de clavier, date…) : choisissez-en un moins prévisible."
+    ),
     Rule.BLANK_EDGES: "Le mot de passe ne doit ni commencer ni finir par une espace.",
 }
 
@@ -152,3 +156,9 @@ class PasswordChangeForm(PasswordForm):
 
     def wrong_current(self) -> None:
         self.current.errors = [*self.current.errors, "Mot de passe actuel incorrect."]
+
+    def held_back(self, minutes: int) -> None:
+        self.current.errors = [
+            *self.current.errors,
+            f"Trop de tentatives : patientez {minutes} min avant de réessayer.",
+        ]

@@ -1,7 +1,12 @@
 """The password policy: one function returning every rule a candidate breaks.
 
-The same rules run in the page (``static/password-policy.js`` reads them from the form's
-``data-`` attributes) and here, on the server, which decides.
+Length, the CNIL's strength measure (length × log2 of the character pool), no login or name
+inside, and not a common or easily guessed password (zxcvbn, with the login, the names and
+the ENT's name as context words).
+
+The page checks them as the user types: the simple rules in ``static/password-policy.js``
+(parameters from the form's ``data-`` attributes), all of them through ``/mot-de-passe/regles``
+which calls this very function; the server decides on submit.
 """
 
 from __future__ import annotations
@@ -12,12 +17,18 @@ import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
+from zxcvbn import zxcvbn
+
+# zxcvbn's cost grows with the length; past this a password is long enough by itself.
+ZXCVBN_MAX_LENGTH = 72  # zxcvbn refuses longer input
+
 
 class Rule(StrEnum):
     TOO_SHORT = "too_short"
     TOO_LONG = "too_long"
     TOO_WEAK = "too_weak"
     CONTAINS_PERSONAL = "contains_personal"
+    COMMON = "common"
     BLANK_EDGES = "blank_edges"
 
 
@@ -26,6 +37,8 @@ class Policy:
     min_length: int = 8
     max_length: int = 256
     min_entropy_bits: int = 50
+    min_strength: int = 3  # zxcvbn score 0-4; 3 means about 10^8 guesses or more
+    context: tuple[str, ...] = ()  # words every password is checked against (the ENT's name)
 
     @classmethod
     def from_config(cls, config: dict) -> Policy:
@@ -33,6 +46,8 @@ class Policy:
             min_length=config["PASSWORD_MIN_LENGTH"],
             max_length=config["PASSWORD_MAX_LENGTH"],
             min_entropy_bits=config["PASSWORD_MIN_ENTROPY_BITS"],
+            min_strength=config["PASSWORD_MIN_STRENGTH"],
+            context=tuple(config["ENT_NAME"].split()) + ("ENT",),
         )
 
 
@@ -73,8 +88,13 @@ def broken_rules(password: str, policy: Policy, personal: tuple[str, ...] = ()) 
     if entropy_bits(password) < policy.min_entropy_bits:
         broken.append(Rule.TOO_WEAK)
     lowered = password.casefold()
-    if any(len(word) >= 3 and word.casefold() in lowered for word in _words(personal)):
+    words = _words(personal)
+    if any(len(word) >= 3 and word.casefold() in lowered for word in words):
         broken.append(Rule.CONTAINS_PERSONAL)
+    if password and length(password) <= ZXCVBN_MAX_LENGTH:
+        context = sorted(words | set(policy.context))
+        if zxcvbn(password, user_inputs=context)["score"] < policy.min_strength:
+            broken.append(Rule.COMMON)
     if password != password.strip():
         broken.append(Rule.BLANK_EDGES)
     return broken

@@ -6,7 +6,7 @@ import pytest
 
 from ent_idp.passwords import Policy, Rule, broken_rules, entropy_bits
 
-POLICY = Policy(min_length=8, max_length=256, min_entropy_bits=50)
+POLICY = Policy(min_length=8, max_length=256, min_entropy_bits=50, context=("ENT", "Lycée"))
 
 
 @pytest.mark.parametrize(
@@ -25,9 +25,12 @@ def test_entropy_is_length_times_log2_of_the_pool(password, bits):
 @pytest.mark.parametrize(
     ("password", "broken"),
     [
-        ("Abc1!", [Rule.TOO_SHORT, Rule.TOO_WEAK]),
-        ("Abcdefgh", [Rule.TOO_WEAK]),
-        ("Abcdef1!", []),
+        ("Abc1!", [Rule.TOO_SHORT, Rule.TOO_WEAK, Rule.COMMON]),
+        ("Abcdefgh", [Rule.TOO_WEAK, Rule.COMMON]),
+        ("Abcdef1!", [Rule.COMMON]),
+        ("Azerty123!", [Rule.COMMON]),
+        ("Password1!", [Rule.COMMON]),
+        ("Tr0mbone-Vert-Soleil!", []),
         ("correct horse battery", []),
         ("Martin-Vert-2026!", [Rule.CONTAINS_PERSONAL]),
         (" Tr0mbone-Vert!", [Rule.BLANK_EDGES]),
@@ -35,11 +38,13 @@ def test_entropy_is_length_times_log2_of_the_pool(password, bits):
     ],
 )
 def test_every_broken_rule_is_named(password, broken):
+    """Users fix what they are told: every rule a password breaks is named, none hidden."""
     personal = ("alice.martin", "Alice", "Martin")
     assert broken_rules(password, POLICY, personal) == broken
 
 
 def test_nothing_is_truncated_or_normalised():
     """Silent truncation would let a shorter, weaker password open the account."""
-    long = "Ab1!" * 40
+    long = "Ab1!-Tr0mbone-" * 12
     assert broken_rules(long, POLICY) == []
+    assert broken_rules(long + " ", POLICY) == [Rule.BLANK_EDGES], "the end is read too"

@@ -42,13 +42,47 @@
     };
   }
 
-  function update() {
-    var result = broken(password.value);
+  function show(result) {
     Array.prototype.forEach.call(list.querySelectorAll("li[data-rule]"), function (item) {
+      if (!(item.dataset.rule in result)) { return; }
       var ko = result[item.dataset.rule];
       item.classList.toggle("ok", !ko);
       item.classList.toggle("ko", ko);
     });
+  }
+
+  // The rules only the server knows (common passwords), from the server's own function.
+  var pending = null;
+  var asked = "";
+  function askServer() {
+    var value = password.value;
+    if (!list.dataset.checkUrl || value === asked) { return; }
+    asked = value;
+    fetch(list.dataset.checkUrl, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": list.dataset.csrf },
+      body: JSON.stringify({ password: value, personal: list.dataset.personal.split("|") })
+    }).then(function (response) {
+      return response.ok ? response.json() : null;
+    }).then(function (answer) {
+      if (!answer || password.value !== value) { return; }
+      var result = {};
+      Array.prototype.forEach.call(list.querySelectorAll("li[data-rule]"), function (item) {
+        if (item.dataset.rule !== "mismatch") {
+          result[item.dataset.rule] = answer.broken.indexOf(item.dataset.rule) !== -1;
+        }
+      });
+      show(result);
+    }).catch(function () { /* the server checks again on submit */ });
+  }
+
+  function update() {
+    var result = broken(password.value);
+    if (password.value === "") { result.common = true; }
+    show(result);
+    clearTimeout(pending);
+    pending = setTimeout(askServer, 300);
   }
 
   password.addEventListener("input", update);

@@ -17,7 +17,13 @@ from flask import (
 from .. import account as account_ops
 from .. import activation, audit, cas
 from ..directory import Account
-from ..exceptions import AccountNotFound, Conflict, IdentificationFailed, PasswordRejected
+from ..exceptions import (
+    AccountNotFound,
+    Conflict,
+    IdentificationFailed,
+    PasswordRejected,
+    Throttled,
+)
 from ..extensions import services
 from ..flows import Kind
 from ..forms import BackupMailForm, ForwardForm, PasswordChangeForm
@@ -136,6 +142,8 @@ def change_password():
             account_ops.change_password(account, form.current.data, form.password.data)
         except IdentificationFailed:
             form.wrong_current()
+        except Throttled as exc:
+            form.held_back(-(-exc.wait_seconds // 60))
         except PasswordRejected as exc:
             form.reject(exc.reason)
         except Conflict:

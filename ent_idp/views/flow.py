@@ -21,6 +21,7 @@ from ..exceptions import (
     IdentificationFailed,
     NothingToDo,
     PasswordRejected,
+    Throttled,
 )
 from ..extensions import services
 from ..flows import Flow, Kind, Step
@@ -67,12 +68,14 @@ def _cas_login(service: str) -> str:
 def identification(kind: str):
     form = IdentificationForm()
     service = _service()
-    error = None
+    error, status, wait_minutes = None, 200, 0
     if form.validate_on_submit():
         try:
             flow = activation.identify(Kind(kind), form.login.data, form.password.data, service)
         except IdentificationFailed:
             error = "identification"
+        except Throttled as exc:
+            error, status, wait_minutes = "throttled", 429, -(-exc.wait_seconds // 60)
         except AlreadyActive:
             return render_template(
                 "flow/already_active.html", kind=kind, login_url=_cas_login(service)
@@ -91,10 +94,11 @@ def identification(kind: str):
         kind=kind,
         service=service,
         error=error,
+        wait_minutes=wait_minutes,
         expired=expired,
         steps=None,
         step=Step.IDENTIFICATION,
-    )
+    ), status
 
 
 @bp.route(f"/{KIND}/cgu", methods=["GET", "POST"])

@@ -1,0 +1,24 @@
+"""The password rules, checked live for the page: the server's own function, as JSON."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from ..extensions import services
+from ..passwords import broken_rules
+
+bp = Blueprint("policy", __name__)
+
+
+@bp.post("/mot-de-passe/regles")
+def check():
+    """``{"password": …, "personal": […]}`` → ``{"broken": [rule, …]}`` (CSRF header)."""
+    payload = request.get_json(silent=True) or {}
+    password = payload.get("password")
+    personal = payload.get("personal") or []
+    if not isinstance(password, str) or not isinstance(personal, list):
+        return jsonify(error="password must be a string"), 400
+    policy = services().policy
+    words = tuple(str(word)[:100] for word in personal[:5])
+    rules = broken_rules(password[: policy.max_length + 1], policy, words)
+    return jsonify(broken=[rule.value for rule in rules])
