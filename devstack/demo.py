@@ -44,6 +44,7 @@ def write_config(slapd: Slapd, redis: RedisServer) -> Path:
 secret_key = "{secrets.token_urlsafe(32)}"
 public_url = "{APP_URL}"
 ent_name = "ENT de démonstration"
+allowed_hosts = ["localhost"]
 
 [ldap]
 url = "{slapd.url}"

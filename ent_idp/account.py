@@ -9,7 +9,12 @@ from __future__ import annotations
 from flask import current_app
 
 from . import audit
-from .activation import check_credentials, pending_change_key, send_validation
+from .activation import (
+    check_credentials,
+    notify_password_change,
+    pending_change_key,
+    send_validation,
+)
 from .directory import Account
 from .exceptions import Conflict, IdentificationFailed, PasswordRejected
 from .extensions import services
@@ -52,4 +57,6 @@ def change_password(account: Account, current: str, new: str) -> None:
         except (Conflict, PasswordRejected) as exc:
             audit.event("password-change", account.login, type(exc).__name__.lower())
             raise
+    if account.backup_verified:
+        notify_password_change(account.backup_mail, account.login)
     audit.event("password-change", account.login, "ok")

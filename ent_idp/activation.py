@@ -152,6 +152,9 @@ def complete(flow: Flow, password: str) -> None:
         needs_validation = flow.backup_needs_validation()
         if needs_validation:
             send_validation(flow.dn, flow.login, flow.backup_mail, pipe=pipe)
+        if flow.stored_backup_verified:
+            # A reset account's verified address hears that its password changed.
+            notify_password_change(flow.stored_backup_mail, flow.login, pipe=pipe)
         s.flows.update(flow, pipe=pipe, completed=True, validation_sent=needs_validation)
         pipe.execute()
 
@@ -179,7 +182,12 @@ def send_validation(
     mails.queue(mails.validation_mail(address, link=link, login=login, hours=hours), pipe=pipe)
 
 
-RESENDS_PER_DAY = 5
+RESENDS_PER_DAY = 5  # per account, and as many per address
+
+
+def notify_password_change(address: str, login: str, pipe=None) -> None:
+    """Tell the verified backup address, so a change the user did not make gets noticed."""
+    mails.queue(mails.password_changed_mail(address, login=login), pipe=pipe)
 
 
 def confirm_backup_mail(token: str) -> TokenRecord:
@@ -218,11 +226,12 @@ def resend_validation(token: str) -> str:
         return "address-changed"
     if record.previous is None and account.backup_verified:
         return "already-verified"
-    counter = f"{s.flows.prefix}:resend:{hashlib.sha256(record.dn.encode()).hexdigest()}"
     pipe = s.redis.pipeline()
-    pipe.incr(counter).expire(counter, 24 * 3600, nx=True)
-    sent_today, _ = pipe.execute()
-    if sent_today > RESENDS_PER_DAY:
+    for scope in (record.dn, record.address.lower()):
+        counter = f"{s.flows.prefix}:resend:{hashlib.sha256(scope.encode()).hexdigest()}"
+        pipe.incr(counter).expire(counter, 24 * 3600, nx=True)
+    per_account, _, per_address, _ = pipe.execute()
+    if max(per_account, per_address) > RESENDS_PER_DAY:
         audit.event("validation-resend", record.login, "limited")
         return "limited"
     send_validation(record.dn, record.login, record.address, previous=record.previous)

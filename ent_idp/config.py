@@ -26,6 +26,7 @@ DEFAULTS: dict[tuple[str, str], Any] = {
     ("", "ent_name"): "ENT",
     ("", "templates_dir"): "",
     ("", "proxy_count"): 0,
+    ("", "allowed_hosts"): [],
     ("ldap", "url"): REQUIRED,
     ("ldap", "bind_dn"): REQUIRED,
     ("ldap", "bind_password"): REQUIRED,
@@ -136,7 +137,7 @@ def _from_env(raw: str, default: Any, section: str, key: str) -> Any:
             return float(raw)
         except ValueError:
             raise ConfigError(f"{name} must be a number, not {raw!r}") from None
-    if key == "allowed_services":
+    if key in ("allowed_services", "allowed_hosts"):
         return [item.strip() for item in raw.split(",") if item.strip()]
     return raw
 
@@ -165,6 +166,8 @@ def _check(settings: dict) -> None:
             raise ConfigError(f"setting {name.lower()} must be an absolute http(s) URL")
     if not isinstance(settings["CAS_ALLOWED_SERVICES"], list):
         raise ConfigError("setting [cas] allowed_services must be a list of URLs")
+    if not isinstance(settings["ALLOWED_HOSTS"], list):
+        raise ConfigError("setting allowed_hosts must be a list of host names")
 
 
 def _derive(settings: dict, base_dir: Path) -> None:
@@ -181,7 +184,10 @@ def _derive(settings: dict, base_dir: Path) -> None:
         raise ConfigError(
             f"setting [cgu] text_file: cannot read {text_file} ({exc.strerror})"
         ) from None
-    settings["SESSION_COOKIE_SECURE"] = urlsplit(settings["PUBLIC_URL"]).scheme == "https"
+    public = urlsplit(settings["PUBLIC_URL"])
+    settings["SESSION_COOKIE_SECURE"] = public.scheme == "https"
+    # Requests for any other Host are refused (400): nothing is built from the request's host.
+    settings["TRUSTED_HOSTS"] = [public.hostname, *settings["ALLOWED_HOSTS"]]
     settings["SESSION_COOKIE_HTTPONLY"] = True
     settings["SESSION_COOKIE_SAMESITE"] = "Lax"
     settings["SESSION_COOKIE_NAME"] = "ent_idp_session"

@@ -7,6 +7,8 @@ queued; the mail worker only sends them.
 
 from __future__ import annotations
 
+import time
+
 from flask import current_app, render_template
 from flask_mail import Message
 
@@ -26,6 +28,11 @@ def _render(name: str, to: str, **context) -> dict:
 
 def validation_mail(to: str, *, link: str, login: str, hours: int) -> dict:
     return _render("validation", to, link=link, login=login, hours=hours)
+
+
+def password_changed_mail(to: str, *, login: str) -> dict:
+    when = time.strftime("%d/%m/%Y à %H:%M UTC", time.gmtime())
+    return _render("password_changed", to, login=login, when=when)
 
 
 def queue(message: dict, pipe=None) -> None:

@@ -110,6 +110,7 @@ def settings(stack: Stack) -> dict:
         "ENT_NAME": "ENT de test",
         "CAS_INTERRUPT_USERNAME": "cas",
         "CAS_INTERRUPT_PASSWORD": INTERRUPT_PASSWORD,
+        "ALLOWED_HOSTS": ["localhost"],  # Flask's test client speaks as "localhost"
     }
 
 

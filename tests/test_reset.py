@@ -36,7 +36,10 @@ def test_reset_prefills_the_known_backup_address(client, accounts, deliver):
     assert "entidpbackupmailverifiedtime" in entry, "an unchanged verified address stays verified"
     assert entry["entidpcguacceptedtime"] == [b"20250901080000Z"], "CGU not accepted again"
     assert accounts.binds(account["dn"], NEW_PASSWORD)
-    assert deliver() == [], "no validation mail for an address already verified"
+    [notice] = deliver(1)
+    assert "a été changé" in notice["Subject"], "no validation link, only the change notice"
+    assert notice["To"] == "emma.perso@example.net"
+    assert "/validation/" not in notice.get_body(preferencelist=("plain",)).get_content()
 
 
 def test_reset_with_an_old_cgu_version_asks_to_accept_the_new_one(client, accounts):
@@ -83,5 +86,8 @@ def test_reset_with_a_new_backup_address_unverifies_it_and_mails_it(client, acco
     assert entry["entidpbackupmail"] == [b"nouvelle@example.net"]
     assert "entidpbackupmailverifiedtime" not in entry
     assert "mailroutingaddress" not in entry
-    [message] = deliver(1)
-    assert message["To"] == "nouvelle@example.net"
+    messages = {m["To"]: m for m in deliver(2)}
+    assert "/validation/" in messages["nouvelle@example.net"].get_body().get_content()
+    assert "a été changé" in messages["ancienne@example.net"]["Subject"], (
+        "the notice goes to the address verified before the reset"
+    )
