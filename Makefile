@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint format system-deps venv clean
+.PHONY: demo test test-security lint format system-deps venv clean
 
 demo: system-deps venv
 	$(BIN)/python -m devstack.demo
@@ -15,6 +15,10 @@ test: system-deps venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+# The security rules and the faults only (a subset of make test).
+test-security: system-deps venv
+	$(BIN)/pytest -m "security or faults"
 
 lint: venv
 	$(BIN)/ruff check .

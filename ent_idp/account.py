@@ -16,7 +16,7 @@ from .activation import (
     send_validation,
 )
 from .directory import Account
-from .exceptions import Conflict, IdentificationFailed, PasswordRejected
+from .exceptions import AccountBusy, Conflict, IdentificationFailed, PasswordRejected
 from .extensions import services
 
 
@@ -51,7 +51,7 @@ def change_password(account: Account, current: str, new: str) -> None:
         raise
     with s.flows.account_lock(account.dn) as acquired:
         if not acquired:
-            raise Conflict(account.dn)
+            raise AccountBusy(account.dn)
         try:
             s.directory.change_password(account, new)
         except (Conflict, PasswordRejected) as exc:

@@ -14,6 +14,7 @@ from flask import current_app, has_request_context, request
 from . import audit, mails
 from .directory import Account, PasswordCheck
 from .exceptions import (
+    AccountBusy,
     AccountNotFound,
     AlreadyActive,
     Conflict,
@@ -129,7 +130,7 @@ def complete(flow: Flow, password: str) -> None:
     config = current_app.config
     with s.flows.account_lock(flow.dn) as acquired:
         if not acquired:
-            raise Conflict(flow.dn)
+            raise AccountBusy(flow.dn)
         try:
             s.directory.complete(
                 flow.account(),

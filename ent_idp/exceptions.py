@@ -13,6 +13,10 @@ class Conflict(Exception):
     """The account changed since it was read (a failed LDAP assertion, result 122)."""
 
 
+class AccountBusy(Exception):
+    """Another request is writing this account right now (the per-account lock is taken)."""
+
+
 class PasswordRejected(Exception):
     """The directory's password policy refused a new password."""
 

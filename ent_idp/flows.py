@@ -21,7 +21,7 @@ import redis
 from .directory import Account, AccountState
 from .exceptions import FlowExpired
 
-ACCOUNT_LOCK_SECONDS = 15
+ACCOUNT_LOCK_SECONDS = 10  # longer than an LDAP call may take ([ldap] timeout)
 
 
 class Kind(StrEnum):

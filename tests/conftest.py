@@ -176,3 +176,24 @@ def browser() -> Iterator[Browser]:
 def live_app(settings: dict, live_url: str) -> Iterator[str]:
     """The app served on a real port, as a browser meets it."""
     yield from serve(settings, live_url)
+
+
+_security_outcomes: dict[str, tuple[str, bool]] = {}
+
+
+def pytest_runtest_logreport(report) -> None:
+    if "security" in report.keywords and (report.when == "call" or report.outcome == "failed"):
+        _security_outcomes[report.nodeid] = (report.outcome, "faults" in report.keywords)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """``make test-security`` ends by saying how many attacks and faults it tried."""
+    if not _security_outcomes:
+        return
+    outcomes = list(_security_outcomes.values())
+    faults = sum(1 for _, is_fault in outcomes if is_fault)
+    passed = sum(1 for outcome, _ in outcomes if outcome == "passed")
+    terminalreporter.write_line(
+        f"security: {len(outcomes) - faults} attacks and {faults} faults tried, "
+        f"{passed} held, {len(outcomes) - passed} did not"
+    )

@@ -6,6 +6,8 @@ import pytest
 
 from .pages import csrf_token, identify, text
 
+pytestmark = pytest.mark.security
+
 GENERIC = "Identifiant ou mot de passe provisoire incorrect"
 
 

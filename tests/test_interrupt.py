@@ -14,6 +14,8 @@ import pytest
 
 from .conftest import INTERRUPT_PASSWORD
 
+pytestmark = pytest.mark.security
+
 SERVICE = "http://ent.test/portail/"
 
 

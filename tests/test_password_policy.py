@@ -6,6 +6,8 @@ import pytest
 
 from ent_idp.passwords import Policy, Rule, broken_rules, entropy_bits
 
+pytestmark = pytest.mark.security
+
 POLICY = Policy(min_length=8, max_length=256, min_entropy_bits=50, context=("ENT", "Lycée"))
 
 

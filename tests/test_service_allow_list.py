@@ -6,6 +6,8 @@ import pytest
 
 from ent_idp.cas import login_url, parse_allow_list, safe_service
 
+pytestmark = pytest.mark.security
+
 ALLOWED = parse_allow_list(["https://ent.example/", "https://lycee.example/app/"])
 DEFAULT = "https://ent.example/"
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from .pages import csrf_token, identify, prepare_post, reach_password, submit, text
+
+pytestmark = pytest.mark.security
 
 NEW_PASSWORD = "Tr0mbone-Vert-Soleil!"
 

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from ent_idp import activation
 from ent_idp.activation import VALIDATION
 
 from .conftest import services_of
 from .pages import csrf_token, go_through, link_in, submit, text
+
+pytestmark = pytest.mark.security
 
 
 def _activate_and_get_link(client, accounts, deliver) -> tuple[dict, str]:

@@ -18,6 +18,7 @@ from .. import account as account_ops
 from .. import activation, audit, cas
 from ..directory import Account
 from ..exceptions import (
+    AccountBusy,
     AccountNotFound,
     Conflict,
     IdentificationFailed,
@@ -146,7 +147,7 @@ def change_password():
             form.held_back(-(-exc.wait_seconds // 60))
         except PasswordRejected as exc:
             form.reject(exc.reason)
-        except Conflict:
+        except (Conflict, AccountBusy):
             flash("changed-meanwhile")
             return redirect(url_for("account.index"))
         else:

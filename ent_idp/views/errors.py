@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 
 import redis
-from flask import Flask, render_template
+from flask import Flask, Response, render_template
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from ..exceptions import DirectoryUnavailable
 
@@ -29,6 +29,11 @@ def register(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
         return render_template("errors/400.html", reason="csrf"), 400
+
+    @app.errorhandler(SecurityError)
+    def untrusted_host(exc: SecurityError):
+        # No URL can be built for an untrusted Host: a bare answer, nothing from the request.
+        return Response("400 Bad Request: unknown host\n", 400, mimetype="text/plain")
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -15,6 +15,7 @@ from flask import (
 
 from .. import activation, cas
 from ..exceptions import (
+    AccountBusy,
     AlreadyActive,
     Conflict,
     FlowExpired,
@@ -141,6 +142,8 @@ def password(kind: str):
         except Conflict:
             login_url = _cas_login(flow.service)
             return _render("flow/conflict.html", flow, Step.PASSWORD, login_url=login_url), 409
+        except AccountBusy:
+            return _render("flow/busy.html", flow, Step.PASSWORD), 409
         else:
             return redirect(url_for("flow.done", kind=kind))
     return _render("flow/password.html", flow, Step.PASSWORD, form=form, policy=services().policy)
