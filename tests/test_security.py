@@ -171,3 +171,17 @@ def test_a_password_change_is_notified_to_the_verified_address(client, accounts,
     [notice] = deliver(1)
     assert notice["To"] == "emma.perso@example.net"
     assert "a été changé" in notice["Subject"]
+
+
+def test_the_service_account_cannot_read_password_hashes(stack, accounts):
+    """A stolen service password must not hand out every pupil's hash for offline cracking."""
+    account = accounts.create("active", password="Deja-Actif-2026!")
+    conn = stack.slapd.service_connection()
+    try:
+        conn.search(account["dn"], "(objectClass=*)", search_scope="BASE", attributes=["*"])
+        attributes = {k.lower() for k in conn.response[0]["attributes"]}
+        assert "uid" in attributes and "userpassword" not in attributes
+        conn.modify(account["dn"], {"cn": [("MODIFY_REPLACE", ["Quelqu'un d'autre"])]})
+        assert conn.result["result"] == 50, "and it writes only what ent-idp needs"
+    finally:
+        conn.unbind()
