@@ -10,9 +10,8 @@ from flask_mail import Mail
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import config, extensions, headers
+from . import config, extensions, headers, views
 from .resources import templates_dir
-from .views import account, errors, flow, home, interrupt, policy, validation
 
 
 def create_app(overrides: dict | None = None, config_file: str | None = None) -> Flask:
@@ -31,14 +30,5 @@ def create_app(overrides: dict | None = None, config_file: str | None = None) ->
     extensions.init_app(app)
     headers.init_app(app)
 
-    app.register_blueprint(home.bp)
-    app.register_blueprint(flow.bp)
-    app.register_blueprint(validation.bp)
-    app.register_blueprint(account.bp)
-    app.register_blueprint(interrupt.bp)
-    app.register_blueprint(policy.bp)
-    # Server-to-server calls from CAS: authenticated otherwise, no browser session.
-    csrf.exempt(account.single_logout)
-    csrf.exempt(interrupt.interrupt)
-    errors.register(app)
+    views.register(app, csrf)
     return app

@@ -68,10 +68,15 @@ def serve(config_file: str | None, bind: str, workers: int, threads: int) -> Non
 @config_option
 @click.option("--once", is_flag=True, help="Send what is queued now, then stop.")
 def mail_worker(config_file: str | None, once: bool) -> None:
-    """Deliver queued mail over SMTP, retrying while the server is down."""
+    """Deliver queued mail over SMTP, retrying while the server is down.
+
+    Also handles « Mot de passe oublié » requests, off the request path.
+    """
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
 
+    from . import recovery
+    from .exceptions import DirectoryUnavailable
     from .extensions import services
     from .mails import send_now
 
@@ -88,7 +93,12 @@ def mail_worker(config_file: str | None, once: bool) -> None:
             log.info("put back %d message(s) left by a previous worker", recovered)
         while not stopping:
             try:
+                recovery.process_requests()
                 sent = queue.work_once(send_now, wait=1.0, retry_seconds=retry)
+            except DirectoryUnavailable as exc:
+                log.warning("directory unavailable (%s); waiting", exc)
+                time.sleep(2)
+                continue
             except (RedisConnectionError, RedisTimeoutError) as exc:
                 log.warning("redis unavailable (%s); waiting", exc)
                 time.sleep(2)

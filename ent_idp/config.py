@@ -60,6 +60,7 @@ DEFAULTS: dict[tuple[str, str], Any] = {
     ("mail", "sender"): REQUIRED,
     ("mail", "timeout"): 10,
     ("mail", "validation_hours"): 48,
+    ("mail", "reset_link_minutes"): 30,
     ("mail", "retry_seconds"): 30,
     ("cgu", "version"): REQUIRED,
     ("cgu", "text_file"): REQUIRED,

@@ -28,6 +28,7 @@ class Kind(StrEnum):
     ACTIVATION = "activation"
     RESET = "reinitialisation"
     CGU = "conditions"  # an active account accepts a new version of the CGU
+    RECOVERY = "mot-de-passe-oublie"  # a new password through a link to the backup address
 
     @classmethod
     def completing(cls, account: Account) -> Kind:
@@ -73,12 +74,16 @@ class Flow:
         """The steps this account goes through, as numbered in the pages."""
         if self.kind == Kind.CGU:
             return [Step.IDENTIFICATION, Step.CGU, Step.DONE]
+        if self.kind == Kind.RECOVERY:
+            return [Step.PASSWORD, Step.DONE]
         steps = [Step.IDENTIFICATION, Step.CGU, Step.MAILS, Step.PASSWORD, Step.DONE]
         return steps if self.cgu_required else [s for s in steps if s is not Step.CGU]
 
     def next_step(self) -> Step:
         if self.completed:
             return Step.DONE
+        if self.kind == Kind.RECOVERY:
+            return Step.PASSWORD
         if self.kind == Kind.CGU or (self.cgu_required and not self.cgu_accepted):
             return Step.CGU
         if not self.mails_done:

@@ -60,6 +60,16 @@ class IdentificationForm(FlaskForm):
     )
 
 
+class RecoveryForm(FlaskForm):
+    login = StringField(
+        "Identifiant",
+        validators=[
+            DataRequired("Saisissez votre identifiant."),
+            Length(max=MAX_LOGIN_LENGTH, message="Cet identifiant est trop long."),
+        ],
+    )
+
+
 class CguForm(FlaskForm):
     accept = BooleanField(
         "J'ai lu et j'accepte les Conditions Générales d'Utilisation décrites ci-dessus.",

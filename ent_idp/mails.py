@@ -30,6 +30,10 @@ def validation_mail(to: str, *, link: str, login: str, hours: int) -> dict:
     return _render("validation", to, link=link, login=login, hours=hours)
 
 
+def password_reset_mail(to: str, *, link: str, login: str, minutes: int) -> dict:
+    return _render("password_reset", to, link=link, login=login, minutes=minutes)
+
+
 def password_changed_mail(to: str, *, login: str) -> dict:
     when = time.strftime("%d/%m/%Y à %H:%M UTC", time.gmtime())
     return _render("password_changed", to, login=login, when=when)

@@ -21,7 +21,7 @@ from devstack.ports import free_port
 from devstack.redis_server import RedisServer
 from devstack.slapd import Slapd
 from devstack.smtp_sink import SmtpSink
-from ent_idp import create_app
+from ent_idp import create_app, recovery
 from ent_idp.extensions import services as app_services
 from ent_idp.mails import send_now
 
@@ -145,6 +145,7 @@ def deliver(app, stack: Stack):
 
     def run(expected: int | None = None) -> list:
         with app.app_context():
+            recovery.process_requests()
             queue = app_services().mail_queue
             for _ in range(50):  # bounded: with SMTP down every try fails and re-queues
                 if not queue.work_once(send_now, wait=0.1, retry_seconds=0):

@@ -84,8 +84,8 @@ def go_through(
     return choose_password(client, kind, new_password)
 
 
-def link_in(message) -> str:
+def link_in(message, path: str = "validation") -> str:
     body = message.get_body(preferencelist=("plain",)).get_content()
-    match = re.search(r"https?://\S+/validation/\S+", body)
+    match = re.search(rf"https?://\S+/{path}/\S+", body)
     assert match, body
     return match.group(0)
