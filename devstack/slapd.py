@@ -112,7 +112,10 @@ class Slapd:
         suffix: str = PLACEHOLDER_SUFFIX,
         admin_password: str = "demo-admin",
         service_password: str = "demo-service",
+        extra_schemas: tuple[Path, ...] = (),
     ) -> None:
+        """``extra_schemas``: more cn=config schema LDIFs, loaded after entidp.ldif."""
+        self.extra_schemas = tuple(Path(path) for path in extra_schemas)
         self.workdir = Path(workdir).resolve()
         self.port = int(port)
         self.url = f"ldap://127.0.0.1:{self.port}"
@@ -238,6 +241,7 @@ cn: schema
                 raise SlapdError(f"{path} not found: {FIX_HINT}")
             parts.append(path.read_text())
         parts.append((SCHEMA_DIR / "entidp.ldif").read_text())
+        parts.extend(path.read_text() for path in self.extra_schemas)
         parts.append(f"""dn: olcDatabase={{-1}}frontend,cn=config
 objectClass: olcDatabaseConfig
 objectClass: olcFrontendConfig

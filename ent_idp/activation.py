@@ -12,7 +12,7 @@ import hashlib
 from flask import current_app, has_request_context, request
 
 from . import audit, mails
-from .directory import Account, PasswordCheck
+from .directory import Account, AccountState, PasswordCheck
 from .exceptions import (
     AccountBusy,
     AccountNotFound,
@@ -42,6 +42,9 @@ def identify(kind: Kind, login: str, password: str, service: str) -> Flow:
     s = services()
     account = check_credentials(login, password)
     current_cgu = current_app.config["CGU_VERSION"]
+    if account.state not in (AccountState.PENDING, AccountState.RESET, AccountState.ACTIVE):
+        audit.event("identification", login, "failed", reason=f"state-{account.state}")
+        raise IdentificationFailed()  # e.g. a blocked account: the generic answer
     if kind is Kind.CGU and account.needs_completion:
         kind = Kind.completing(account)
     elif kind is Kind.CGU and account.cgu_version == current_cgu:

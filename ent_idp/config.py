@@ -32,11 +32,16 @@ DEFAULTS: dict[tuple[str, str], Any] = {
     ("ldap", "bind_password"): REQUIRED,
     ("ldap", "people_dn"): REQUIRED,
     ("ldap", "timeout"): 5,
-    ("ldap", "account_object_class"): "entIdpAccount",
-    ("ldap", "login_attribute"): "uid",
-    ("ldap", "state_attribute"): "entIdpAccountState",
-    ("ldap", "cgu_version_attribute"): "entIdpCguVersion",
-    ("ldap", "cgu_time_attribute"): "entIdpCguAcceptedTime",
+    ("ldap", "profile"): "entidp",
+    # Empty: the profile's value (PROFILES below).
+    ("ldap", "account_object_class"): "",
+    ("ldap", "login_attribute"): "",
+    ("ldap", "state_attribute"): "",
+    ("ldap", "state_pending"): "",
+    ("ldap", "state_reset"): "",
+    ("ldap", "state_active"): "",
+    ("ldap", "cgu_version_attribute"): "",
+    ("ldap", "cgu_time_attribute"): "",
     ("ldap", "backup_mail_attribute"): "entIdpBackupMail",
     ("ldap", "backup_verified_attribute"): "entIdpBackupMailVerifiedTime",
     ("ldap", "forward_wish_attribute"): "entIdpMailForward",
@@ -78,6 +83,34 @@ DEFAULTS: dict[tuple[str, str], Any] = {
 }
 
 MIN_SECRET_KEY_LENGTH = 32
+
+# Attribute profiles: the names (and state values) of a directory's schema, so a deployment
+# maps its own instead of migrating. "esco": the ESCO/SDET schema of the regional ENTs, where
+# a pending and a reset account are both INVALIDE (a reset one has accepted a CGU before) and
+# no CGU acceptance time is kept; the backup-mail attributes stay entIdp ones (auxiliary class
+# entIdpAccount on the entries).
+PROFILES: dict[str, dict[str, str]] = {
+    "entidp": {
+        "account_object_class": "entIdpAccount",
+        "login_attribute": "uid",
+        "state_attribute": "entIdpAccountState",
+        "state_pending": "pending",
+        "state_reset": "reset",
+        "state_active": "active",
+        "cgu_version_attribute": "entIdpCguVersion",
+        "cgu_time_attribute": "entIdpCguAcceptedTime",
+    },
+    "esco": {
+        "account_object_class": "ENTPerson",
+        "login_attribute": "ENTPersonLogin",
+        "state_attribute": "ESCOPersonEtatCompte",
+        "state_pending": "INVALIDE",
+        "state_reset": "INVALIDE",
+        "state_active": "VALIDE",
+        "cgu_version_attribute": "ESCOPersonValidationCharteService",
+        "cgu_time_attribute": "",
+    },
+}
 
 
 class ConfigError(Exception):
@@ -173,6 +206,16 @@ def _check(settings: dict) -> None:
 
 def _derive(settings: dict, base_dir: Path) -> None:
     """Settings computed once from the others."""
+    profile = PROFILES.get(settings["LDAP_PROFILE"])
+    if profile is None:
+        raise ConfigError(
+            f"setting [ldap] profile must be one of {', '.join(PROFILES)}, "
+            f"not {settings['LDAP_PROFILE']!r}"
+        )
+    for key, value in profile.items():
+        settings.setdefault(flask_name("ldap", key), "")
+        if not settings[flask_name("ldap", key)]:
+            settings[flask_name("ldap", key)] = value
     for name in ("PUBLIC_URL", "CAS_URL"):
         if not settings[name].endswith("/"):
             settings[name] += "/"

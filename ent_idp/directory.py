@@ -57,6 +57,7 @@ class Account:
     backup_verified: bool
     forward: bool
     pwd_changed_time: str
+    state_raw: str = ""  # the state as the directory spells it (the profile's value)
 
     @property
     def needs_completion(self) -> bool:
@@ -99,12 +100,17 @@ class Directory:
             "login": config["LDAP_LOGIN_ATTRIBUTE"],
             "state": config["LDAP_STATE_ATTRIBUTE"],
             "cgu_version": config["LDAP_CGU_VERSION_ATTRIBUTE"],
-            "cgu_time": config["LDAP_CGU_TIME_ATTRIBUTE"],
+            "cgu_time": config["LDAP_CGU_TIME_ATTRIBUTE"],  # may be empty
             "backup_mail": config["LDAP_BACKUP_MAIL_ATTRIBUTE"],
             "backup_verified": config["LDAP_BACKUP_VERIFIED_ATTRIBUTE"],
             "forward_wish": config["LDAP_FORWARD_WISH_ATTRIBUTE"],
             "activated_time": config["LDAP_ACTIVATED_TIME_ATTRIBUTE"],
             "forward": config["LDAP_FORWARD_ATTRIBUTE"],
+        }
+        self.states = {
+            AccountState.PENDING: config["LDAP_STATE_PENDING"],
+            AccountState.RESET: config["LDAP_STATE_RESET"],
+            AccountState.ACTIVE: config["LDAP_STATE_ACTIVE"],
         }
         self._read_attributes = [
             self.attr[name]
@@ -182,13 +188,12 @@ class Directory:
         stamp = ldap_time(now)
         changes: dict[str, list] = {
             "userPassword": [(ldap3.MODIFY_REPLACE, [password])],
-            self.attr["state"]: [(ldap3.MODIFY_REPLACE, [AccountState.ACTIVE.value])],
+            self.attr["state"]: [(ldap3.MODIFY_REPLACE, [self.states[AccountState.ACTIVE]])],
             self.attr["activated_time"]: [(ldap3.MODIFY_REPLACE, [stamp])],
             self.attr["forward_wish"]: [(ldap3.MODIFY_REPLACE, ["TRUE" if forward else "FALSE"])],
         }
         if cgu_version != account.cgu_version:
-            changes[self.attr["cgu_version"]] = [(ldap3.MODIFY_REPLACE, [cgu_version])]
-            changes[self.attr["cgu_time"]] = [(ldap3.MODIFY_REPLACE, [stamp])]
+            changes.update(self._cgu_changes(cgu_version, stamp))
         if backup_mail.lower() != account.backup_mail.lower() or not account.backup_verified:
             # A new (or never verified) address starts unverified; forwarding waits for it.
             changes[self.attr["backup_mail"]] = [(ldap3.MODIFY_REPLACE, [backup_mail])]
@@ -230,11 +235,7 @@ class Directory:
 
     def accept_cgu(self, account: Account, version: str, now: float | None = None) -> None:
         """Record that the user accepted CGU ``version`` (only if the account did not change)."""
-        stamp = ldap_time(now)
-        changes = {
-            self.attr["cgu_version"]: [(ldap3.MODIFY_REPLACE, [version])],
-            self.attr["cgu_time"]: [(ldap3.MODIFY_REPLACE, [stamp])],
-        }
+        changes = self._cgu_changes(version, ldap_time(now))
         self._modify(account.dn, changes, self._unchanged_filter(account))
 
     def set_forwarding(self, account: Account, wish: bool) -> None:
@@ -274,6 +275,21 @@ class Directory:
 
     # -- plumbing ----------------------------------------------------------------------
 
+    def _cgu_changes(self, version: str, stamp: str) -> dict[str, list]:
+        changes = {self.attr["cgu_version"]: [(ldap3.MODIFY_REPLACE, [version])]}
+        if self.attr["cgu_time"]:  # a profile may keep no acceptance time
+            changes[self.attr["cgu_time"]] = [(ldap3.MODIFY_REPLACE, [stamp])]
+        return changes
+
+    def _state(self, raw: str, cgu_version: str) -> str:
+        """Our state for the directory's value (pending and reset may share one)."""
+        matches = [state for state, value in self.states.items() if value.lower() == raw.lower()]
+        if matches == [AccountState.ACTIVE]:
+            return AccountState.ACTIVE
+        if set(matches) == {AccountState.PENDING, AccountState.RESET}:
+            return AccountState.RESET if cgu_version else AccountState.PENDING
+        return matches[0] if matches else "other"  # e.g. BLOQUE: nothing to do here
+
     def _same_backup_filter(self, account: Account) -> str:
         if not account.backup_mail:
             return "(!({}=*))".format(self.attr["backup_mail"])
@@ -286,7 +302,7 @@ class Directory:
             else "(!(pwdChangedTime=*))"
         )
         return "(&({}={}){})".format(
-            self.attr["state"], escape_filter_chars(account.state), changed
+            self.attr["state"], escape_filter_chars(account.state_raw or account.state), changed
         )
 
     def _modify(self, dn: str, changes: dict, assertion: str) -> None:
@@ -342,10 +358,12 @@ class Directory:
             value = values[0] if values else ""
             return value.decode() if isinstance(value, bytes) else str(value)
 
+        state_raw = first(self.attr["state"])
         return Account(
             dn=entry["dn"],
             login=first(self.attr["login"]),
-            state=first(self.attr["state"]).lower(),
+            state=self._state(state_raw, first(self.attr["cgu_version"])),
+            state_raw=state_raw,
             mail=first("mail"),
             given_name=first("givenName"),
             surname=first("sn"),

@@ -69,6 +69,7 @@ class Flow:
     mails_done: bool = False
     completed: bool = False
     validation_sent: bool = False
+    state_raw: str = ""  # the state as the directory spells it, for the assertion
 
     def steps(self) -> list[Step]:
         """The steps this account goes through, as numbered in the pages."""
@@ -117,6 +118,7 @@ class Flow:
             backup_verified=self.stored_backup_verified,
             forward=self.stored_forward,
             pwd_changed_time=self.pwd_changed_time,
+            state_raw=self.state_raw,
         )
 
 
@@ -158,6 +160,7 @@ class Flows:
             or account.cgu_version != cgu_version,
             backup_mail=account.backup_mail,
             forward=account.forward,
+            state_raw=account.state_raw,
         )
         pipe = self.redis.pipeline()
         pipe.hset(self._key(flow.id), mapping={k: _encode(v) for k, v in vars(flow).items()})
