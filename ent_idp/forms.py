@@ -43,29 +43,22 @@ DIRECTORY_MESSAGES = {
 }
 
 
-class IdentificationForm(FlaskForm):
-    login = StringField(
-        "Identifiant",
-        validators=[
-            DataRequired("Saisissez votre identifiant."),
-            Length(max=MAX_LOGIN_LENGTH, message="Cet identifiant est trop long."),
-        ],
-    )
-    password = PasswordField(
-        "Mot de passe provisoire",
-        validators=[
-            DataRequired("Saisissez votre mot de passe provisoire."),
-            Length(max=1024, message="Ce mot de passe est trop long."),
-        ],
-    )
-
-
 class RecoveryForm(FlaskForm):
     login = StringField(
         "Identifiant",
         validators=[
             DataRequired("Saisissez votre identifiant."),
             Length(max=MAX_LOGIN_LENGTH, message="Cet identifiant est trop long."),
+        ],
+    )
+
+
+class IdentificationForm(RecoveryForm):
+    password = PasswordField(
+        "Mot de passe provisoire",
+        validators=[
+            DataRequired("Saisissez votre mot de passe provisoire."),
+            Length(max=1024, message="Ce mot de passe est trop long."),
         ],
     )
 
