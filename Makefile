@@ -11,7 +11,9 @@ BIN := $(VENV)/bin
 demo: system-deps venv
 	$(BIN)/python -m devstack.demo
 
-test: system-deps venv
+AXE := tests/axe/node_modules/axe-core/axe.min.js
+
+test: system-deps venv $(AXE)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
@@ -30,6 +32,11 @@ format: venv
 
 system-deps:
 	bash devstack/install-system-deps.sh
+
+# axe-core from npm, injected by the accessibility tests.
+$(AXE): tests/axe/package.json tests/axe/package-lock.json
+	cd tests/axe && npm ci --no-audit --no-fund --silent
+	touch $@
 
 venv: $(VENV)/.installed
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Debian packages the demo and the tests need, installed only when missing:
 # slapd (with its ppolicy and argon2 modules), the ldap-utils, redis-server, Chromium for the
-# browser tests, and a font for its screenshots. Safe to run again: it does nothing then.
+# browser tests, npm for axe-core, and a font for the screenshots. Safe to run again: it does nothing then.
 set -euo pipefail
 
 missing=()
@@ -10,6 +10,7 @@ command -v slapd >/dev/null 2>&1 || [[ -x /usr/sbin/slapd ]] || missing+=(slapd)
 command -v ldapmodify >/dev/null 2>&1 || missing+=(ldap-utils)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 [[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] || missing+=(fonts-dejavu-core)
 
 if ((${#missing[@]} == 0)); then
