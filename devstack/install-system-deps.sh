@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Debian packages the demo and the tests need, installed only when missing:
 # slapd (with its ppolicy and argon2 modules), the ldap-utils, redis-server, Chromium for the
-# browser tests, npm for axe-core, and a font for the screenshots. Safe to run again: it does nothing then.
+# browser tests, npm for axe-core, and a font for the screenshots.
+# Safe to run again: it does nothing then.
 set -euo pipefail
 
 missing=()
