@@ -11,6 +11,7 @@ run with a one-line message naming the key.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,10 @@ DEFAULTS: dict[tuple[str, str], Any] = {
     ("", "secret_key"): REQUIRED,
     ("", "public_url"): REQUIRED,
     ("", "ent_name"): "ENT",
+    ("brand", "colour"): "#0b5394",
+    ("brand", "colour_dark"): "#073763",
+    ("brand", "logo_file"): "",
+    ("brand", "logo_alt"): "",
     ("", "templates_dir"): "",
     ("", "proxy_count"): 0,
     ("", "allowed_hosts"): [],
@@ -194,6 +199,9 @@ def _check(settings: dict) -> None:
             f"{MIN_SECRET_KEY_LENGTH} random characters, e.g. the output of "
             "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
         )
+    for name in ("BRAND_COLOUR", "BRAND_COLOUR_DARK"):
+        if not re.fullmatch(r"#[0-9a-fA-F]{6}", settings[name]):
+            raise ConfigError(f"setting [brand] {name[6:].lower()} must look like #0b5394")
     for name in ("PUBLIC_URL", "CAS_URL", "CAS_DEFAULT_SERVICE"):
         parts = urlsplit(settings[name])
         if parts.scheme not in {"http", "https"} or not parts.hostname:
@@ -232,6 +240,8 @@ def _derive(settings: dict, base_dir: Path) -> None:
     settings["SESSION_COOKIE_SECURE"] = public.scheme == "https"
     # Requests for any other Host are refused (400): nothing is built from the request's host.
     settings["TRUSTED_HOSTS"] = [public.hostname, *settings["ALLOWED_HOSTS"]]
+    if settings["BRAND_LOGO_FILE"] and not Path(settings["BRAND_LOGO_FILE"]).is_absolute():
+        settings["BRAND_LOGO_FILE"] = str(base_dir / settings["BRAND_LOGO_FILE"])
     settings["SESSION_COOKIE_HTTPONLY"] = True
     settings["SESSION_COOKIE_SAMESITE"] = "Lax"
     settings["SESSION_COOKIE_NAME"] = "ent_idp_session"
