@@ -8,6 +8,7 @@ the exceptions of ``ent_idp.exceptions``.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +30,7 @@ ASSERTION_CONTROL = "1.3.6.1.1.12"  # RFC 4528
 RESULT_ASSERTION_FAILED = 122
 RESULT_CONSTRAINT_VIOLATION = 19
 RESULT_INVALID_CREDENTIALS = 49
+IDLE_BIND_CONNECTIONS = 8  # per process: enough for gunicorn's threads, few sockets
 
 T = TypeVar("T")
 
@@ -118,6 +120,7 @@ class Directory:
         ] + [self.attr["forward_wish"], "mail", "givenName", "sn", "pwdChangedTime"]
         self._connection: ldap3.Connection | None = None
         self._lock = threading.Lock()
+        self._binds: queue.SimpleQueue[ldap3.Connection] = queue.SimpleQueue()  # idle, bind-only
 
     # -- reads -------------------------------------------------------------------------
 
@@ -143,28 +146,49 @@ class Directory:
         return self._account(entries[0])
 
     def check_password(self, dn: str, password: str) -> PasswordCheck:
-        """Bind as the user on a connection of its own; never on the shared one."""
+        """Bind as the user, never on the service connection.
+
+        Bind-only connections are kept in a small pool and used by one request at a time:
+        no request ever runs under a user's identity, and there is no new TCP connection
+        (and TIME_WAIT socket) per identification.
+        """
         if not password or not password.strip():
             # An empty password is an unauthenticated bind, which succeeds (RFC 4513 5.1.2).
             return PasswordCheck.WRONG
-        conn = ldap3.Connection(
-            self._server(),
-            user=dn,
-            password=password,
-            receive_timeout=self.timeout,
-            raise_exceptions=False,
-        )
-        try:
-            if conn.bind():
+        for attempt in (1, 2):
+            conn = self._take_bind_connection()
+            try:
+                bound = conn.rebind(user=dn, password=password)
+            except (*_COMMUNICATION_ERRORS, ldap_errors.LDAPBindError) as exc:
+                _close(conn)
+                self._close_idle_binds()  # they went away with the same server
+                if attempt == 2:
+                    raise DirectoryUnavailable(str(exc)) from exc
+                continue
+            finally:
+                conn.password = None  # keep no password in memory after the bind
+            result = conn.result.get("result")
+            self._give_back(conn)
+            if bound:
                 return PasswordCheck.OK
-            if conn.result.get("result") == RESULT_INVALID_CREDENTIALS:
-                return PasswordCheck.WRONG
-            log.warning("user bind refused: %s", conn.result.get("description"))
+            if result != RESULT_INVALID_CREDENTIALS:
+                log.warning("user bind refused: %s", result)
             return PasswordCheck.WRONG
-        except _COMMUNICATION_ERRORS as exc:
-            raise DirectoryUnavailable(str(exc)) from exc
-        finally:
+        raise AssertionError("unreachable")
+
+    def _take_bind_connection(self) -> ldap3.Connection:
+        try:
+            return self._binds.get_nowait()
+        except queue.Empty:
+            return ldap3.Connection(
+                self._server(), receive_timeout=self.timeout, raise_exceptions=False
+            )
+
+    def _give_back(self, conn: ldap3.Connection) -> None:
+        if conn.closed or self._binds.qsize() >= IDLE_BIND_CONNECTIONS:
             _close(conn)
+        else:
+            self._binds.put(conn)
 
     # -- writes ------------------------------------------------------------------------
 
@@ -419,6 +443,14 @@ class Directory:
     def close(self) -> None:
         with self._lock:
             self._drop_connection()
+        self._close_idle_binds()
+
+    def _close_idle_binds(self) -> None:
+        while True:
+            try:
+                _close(self._binds.get_nowait())
+            except queue.Empty:
+                break
 
     def _drop_connection(self) -> None:
         if self._connection is not None:

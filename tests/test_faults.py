@@ -243,3 +243,14 @@ def test_mail_is_sent_once_even_when_smtp_fails_in_between(client, accounts, sta
                 assert deliver() == []
     assert len(deliver(1)) == 1
     assert len(deliver()) == 1, "nothing left to send again"
+
+
+def test_identification_after_a_slapd_restart_reconnects(app, accounts, stack):
+    """Pooled bind connections die with the server: the next identification opens new ones."""
+    first, second = accounts.create("pending"), accounts.create("pending")
+    clients = [app.test_client() for _ in range(3)]
+    for browser in clients:  # several bind connections go back to the pool
+        identify(browser, "activation", first["login"], first["password"])
+    stack.slapd.restart()
+    response = identify(app.test_client(), "activation", second["login"], second["password"])
+    assert response.request.path == "/activation/cgu"
