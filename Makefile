@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-security lint format system-deps venv clean
+.PHONY: demo test test-security lint format system-deps venv clean bench bench-soak
 
 demo: system-deps venv
 	$(BIN)/python -m devstack.demo
@@ -21,6 +21,15 @@ test: system-deps venv $(AXE)
 # The security rules and the faults only (a subset of make test).
 test-security: system-deps venv
 	$(BIN)/pytest -m "security or faults"
+
+# Throughput of whole activations against the directory's own limit (bench/run.py);
+# BENCH_WORKERS, BENCH_THREADS, BENCH_USERS, BENCH_SECONDS, BENCH_LIMIT_SECONDS, BENCH_KEEP.
+bench: system-deps venv
+	$(BIN)/python -m bench.run
+
+# A fixed rate for a fixed time (bench/soak.py): BENCH_SOAK_RATE (50), BENCH_SOAK_SECONDS (600).
+bench-soak: system-deps venv
+	$(BIN)/python -m bench.soak
 
 lint: venv
 	$(BIN)/ruff check .

@@ -85,6 +85,10 @@ DEFAULTS: dict[tuple[str, str], Any] = {
     ("throttle", "address_free_failures"): 30,
     ("throttle", "address_delay_seconds"): 10,
     ("throttle", "address_max_failures_per_day"): 0,
+    # The admin commands (ent-idp reset, import, check): an account with manage rights.
+    ("admin", "bind_dn"): "",
+    ("admin", "bind_password"): "",
+    ("admin", "ent_url"): "",
 }
 
 MIN_SECRET_KEY_LENGTH = 32
@@ -245,7 +249,10 @@ def _derive(settings: dict, base_dir: Path) -> None:
     settings["SESSION_COOKIE_HTTPONLY"] = True
     settings["SESSION_COOKIE_SAMESITE"] = "Lax"
     settings["SESSION_COOKIE_NAME"] = "ent_idp_session"
-    settings["PERMANENT_SESSION_LIFETIME"] = settings["FLOW_IDLE_MINUTES"] * 60
+    # Idle expiry is Redis's (flows and « Mon compte » sessions): the signed cookie only
+    # carries their ids, so it is not re-signed and re-sent on every response.
+    settings["PERMANENT_SESSION_LIFETIME"] = 12 * 3600
+    settings["SESSION_REFRESH_EACH_REQUEST"] = False
     settings["WTF_CSRF_TIME_LIMIT"] = None  # the session itself expires
     settings["MAIL_DEFAULT_SENDER"] = settings["MAIL_SENDER"]
     settings["MAIL_SUPPRESS_SEND"] = False  # Flask-Mail would stay silent under TESTING

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -21,6 +23,7 @@ from ldap3.core import exceptions as ldap_errors
 from ldap3.operation.search import compile_filter, parse_filter
 from ldap3.utils.asn1 import encode as ber_encode
 from ldap3.utils.conv import escape_filter_chars
+from ldap3.utils.dn import escape_rdn
 
 from .exceptions import AccountNotFound, Conflict, DirectoryUnavailable, PasswordRejected
 
@@ -457,6 +460,334 @@ class Directory:
             _close(self._connection)
         self._connection = None
 
+    # -- administration: ent-idp reset, import, status, check --------------------------
+    #
+    # Only the admin commands call these. Writes go through [admin] bind_dn: the rootdn or
+    # an account with manage on the people entries, which ppolicy treats as a password
+    # administrator (its password writes set pwdReset and skip the quality checks). The
+    # app's service connection never gets that power.
+
+    def create_account(
+        self, login: str, *, given_name: str, surname: str, mail: str, password: str
+    ) -> str:
+        """A new pending account with a provisional password (hashed by the server)."""
+        dn = "{}={},{}".format(self.attr["login"], escape_rdn(login), self.config["LDAP_PEOPLE_DN"])
+        attributes: dict[str, object] = {
+            "objectClass": [
+                "inetOrgPerson",
+                self.config["LDAP_ACCOUNT_OBJECT_CLASS"],
+                "inetLocalMailRecipient",
+            ],
+            self.attr["login"]: login,
+            "cn": f"{given_name} {surname}".strip(),
+            "sn": surname,
+            "mail": mail,
+            "userPassword": password,
+            self.attr["state"]: self.states[AccountState.PENDING],
+            "pwdReset": "TRUE",  # ppolicy sets it on an admin's Modify, not on an Add
+        }
+        if given_name:
+            attributes["givenName"] = given_name
+
+        def add(conn: ldap3.Connection) -> dict:
+            conn.add(dn, attributes=attributes)
+            return conn.result
+
+        result = self._admin(add)
+        if result.get("result") == 68:  # entryAlreadyExists
+            raise Conflict(
+                f"{dn} already exists but is not an account (no objectClass "
+                f"{self.config['LDAP_ACCOUNT_OBJECT_CLASS']})"
+            )
+        _raise_for_admin(result, f"add {dn}")
+        return dn
+
+    def reset_password(self, account: Account, password: str, state: AccountState) -> None:
+        """A provisional password, ``state`` and ``pwdReset: TRUE``, in one Modify.
+
+        The change of ``pwdChangedTime`` makes any activation in progress with the old
+        password fail its assertion (Conflict), so a reset always wins.
+        """
+        changes = {
+            "userPassword": [(ldap3.MODIFY_REPLACE, [password])],
+            self.attr["state"]: [(ldap3.MODIFY_REPLACE, [self.states[state]])],
+            "pwdReset": [(ldap3.MODIFY_REPLACE, ["TRUE"])],
+        }
+
+        def modify(conn: ldap3.Connection) -> dict:
+            conn.modify(account.dn, changes)
+            return conn.result
+
+        _raise_for_admin(self._admin(modify), f"reset {account.dn}")
+
+    def details(self, dn: str) -> dict[str, str]:
+        """What ``ent-idp status`` shows, by our names: state, CGU, backup address, times."""
+        names = {key: value for key, value in self.attr.items() if value}
+        names.update(
+            mail="mail",
+            pwd_changed_time="pwdChangedTime",
+            pwd_reset="pwdReset",
+            locked_time="pwdAccountLockedTime",
+        )
+
+        def read(conn: ldap3.Connection) -> list:
+            conn.search(
+                dn, "(objectClass=*)", search_scope=ldap3.BASE, attributes=list(names.values())
+            )
+            if conn.result.get("result") not in (0, 32):
+                raise DirectoryUnavailable(f"search failed: {conn.result.get('description')}")
+            return [item for item in conn.response or [] if item.get("type") == "searchResEntry"]
+
+        entries = self._service(read)
+        if not entries:
+            raise AccountNotFound(dn)
+        raw = {name.lower(): values for name, values in entries[0]["raw_attributes"].items()}
+        return {
+            key: b", ".join(raw.get(name.lower()) or []).decode("utf-8", "replace")
+            for key, name in names.items()
+        }
+
+    def check_service_account(self) -> None:
+        """The service account binds and can read ``[ldap] people_dn`` (else raises)."""
+
+        def read(conn: ldap3.Connection) -> dict:
+            conn.search(self.config["LDAP_PEOPLE_DN"], "(objectClass=*)", search_scope=ldap3.BASE)
+            return conn.result
+
+        result = self._service(read)
+        if result.get("result") != 0:
+            raise DirectoryUnavailable(
+                f"cannot read [ldap] people_dn {self.config['LDAP_PEOPLE_DN']}: "
+                f"{result.get('description')}"
+            )
+
+    def check_admin_account(self) -> None:
+        """The admin account of the admin commands binds (else raises)."""
+        self._admin(lambda conn: None)
+
+    def missing_schema(self) -> list[str]:
+        """The account class and attributes of the profile that the server does not know."""
+
+        def read(conn: ldap3.Connection) -> list:
+            conn.search("", "(objectClass=*)", ldap3.BASE, attributes=["subschemaSubentry"])
+            root = conn.response[0]["attributes"] if conn.response else {}
+            subschema = root.get("subschemaSubentry") or "cn=Subschema"
+            if isinstance(subschema, list):
+                subschema = subschema[0]
+            conn.search(
+                subschema,
+                "(objectClass=subschema)",
+                ldap3.BASE,
+                attributes=["objectClasses", "attributeTypes"],
+            )
+            return conn.response or []
+
+        response = self._service(read)
+        if not response:
+            raise DirectoryUnavailable("cannot read the server's subschema (cn=Subschema)")
+        known: set[str] = set()
+        for values in response[0]["raw_attributes"].values():
+            for value in values:
+                known.update(_schema_names(value.decode("utf-8", "replace")))
+        wanted = [self.config["LDAP_ACCOUNT_OBJECT_CLASS"], *(v for v in self.attr.values() if v)]
+        return [name for name in wanted if name.lower() not in known]
+
+    def probe_rights(self) -> list[tuple[str, str]]:
+        """Try, on a disposable entry, what the service account must and must not do.
+
+        Returns ``(check, failure)`` pairs, ``failure`` empty when the check holds. The
+        entry is added and deleted by the admin account; everything else is tried as the
+        service account, on a connection of its own.
+        """
+        login = f"ent-idp-check-{secrets.token_hex(6)}"
+        provisional = secrets.token_urlsafe(18)
+        try:
+            dn = self.create_account(
+                login,
+                given_name="Check",
+                surname="Ent-Idp",
+                mail=f"{login}@example.invalid",
+                password=provisional,
+            )
+        except (Conflict, DirectoryUnavailable) as exc:
+            return [("disposable entry under [ldap] people_dn", str(exc))]
+        service = ldap3.Connection(
+            self._server(),
+            user=self.config["LDAP_BIND_DN"],
+            password=self.config["LDAP_BIND_PASSWORD"],
+            receive_timeout=self.timeout,
+            raise_exceptions=False,
+        )
+        try:
+            if not service.bind():
+                return [("service account bind", str(service.result.get("description")))]
+            return [
+                ("service account writes the ent-idp attributes", self._probe_writes(service, dn)),
+                ("service account cannot read password hashes", self._probe_no_read(service, dn)),
+                ("service account cannot write other attributes", self._probe_sn(service, dn)),
+                *self._probe_password(service, dn),
+            ]
+        except _COMMUNICATION_ERRORS as exc:
+            return [("disposable entry checks", f"the directory went away: {exc}")]
+        finally:
+            _close(service)
+
+            def delete(conn: ldap3.Connection) -> dict:
+                conn.delete(dn)
+                return conn.result
+
+            try:
+                _raise_for_admin(self._admin(delete), f"delete {dn}")
+            except DirectoryUnavailable as exc:
+                log.error("could not delete the disposable entry %s: %s", dn, exc)
+
+    def _probe_writes(self, service: ldap3.Connection, dn: str) -> str:
+        stamp = ldap_time()
+        values = {
+            "state": self.states[AccountState.ACTIVE],
+            "cgu_version": "ent-idp-check",
+            "cgu_time": stamp,
+            "backup_mail": "check@example.invalid",
+            "backup_verified": stamp,
+            "forward_wish": "TRUE",
+            "activated_time": stamp,
+            "forward": "check@example.invalid",
+        }
+        refused = []
+        for key, value in values.items():
+            name = self.attr[key]
+            if name and not service.modify(dn, {name: [(ldap3.MODIFY_REPLACE, [value])]}):
+                refused.append(f"{name} ({service.result.get('description')})")
+        if refused:
+            return "it cannot write " + ", ".join(refused) + ": see ldap_schema/acl.ldif"
+        return ""
+
+    def _probe_no_read(self, service: ldap3.Connection, dn: str) -> str:
+        service.search(
+            dn,
+            "(objectClass=*)",
+            ldap3.BASE,
+            attributes=[self.attr["login"], "userPassword", "pwdChangedTime"],
+        )
+        entries = [item for item in service.response or [] if item.get("type") == "searchResEntry"]
+        if not entries:
+            return f"it cannot read the accounts ({service.result.get('description')})"
+        raw = {name.lower(): values for name, values in entries[0]["raw_attributes"].items()}
+        if raw.get("userpassword"):
+            return "it can read userPassword: give it write-only (=w), see ldap_schema/acl.ldif"
+        return ""
+
+    def _probe_sn(self, service: ldap3.Connection, dn: str) -> str:
+        if service.modify(dn, {"sn": [(ldap3.MODIFY_REPLACE, ["Changed"])]}):
+            return "it can write sn: give it write on the ent-idp attributes only (acl.ldif)"
+        return ""
+
+    def _probe_password(self, service: ldap3.Connection, dn: str) -> list[tuple[str, str]]:
+        """The password write of activation: held to the policy, hashed, not an admin's."""
+        checks = []
+        weak = "a1"
+        if service.modify(dn, {"userPassword": [(ldap3.MODIFY_REPLACE, [weak])]}):
+            checks.append(
+                (
+                    "service account is held to the password policy",
+                    "a 2-character password was accepted: the service account is a password "
+                    "administrator (manage on userPassword) or the policy has no pwdMinLength "
+                    "/ pwdCheckQuality (ldap_schema/ppolicy-default.ldif)",
+                )
+            )
+        else:
+            checks.append(("service account is held to the password policy", ""))
+        password = f"Check-{secrets.token_urlsafe(18)}"
+        if not service.modify(dn, {"userPassword": [(ldap3.MODIFY_REPLACE, [password])]}):
+            checks.append(
+                (
+                    "service account sets passwords",
+                    f"it cannot write userPassword ({service.result.get('description')} "
+                    f"{service.result.get('message')}): give it =w, see ldap_schema/acl.ldif",
+                )
+            )
+            return checks
+        checks.append(("service account sets passwords", ""))
+
+        def read(conn: ldap3.Connection) -> dict:
+            conn.search(dn, "(objectClass=*)", ldap3.BASE, attributes=["userPassword", "pwdReset"])
+            entry = conn.response[0]["raw_attributes"] if conn.response else {}
+            return {name.lower(): values for name, values in entry.items()}
+
+        stored = self._admin(read)
+        value = (stored.get("userpassword") or [b""])[0]
+        if value == password.encode():
+            failure = (
+                "the directory stored the password in clear: set olcPPolicyHashCleartext: "
+                "TRUE and olcPasswordHash: {ARGON2} (ldap_schema/ppolicy-overlay.ldif)"
+            )
+        elif not value.startswith(b"{"):
+            failure = "the stored password carries no {SCHEME}: it is not hashed"
+        else:
+            failure = ""
+            scheme = value[: value.index(b"}") + 1].decode("ascii", "replace")
+            if scheme.upper() != "{ARGON2}":
+                log.warning("passwords are hashed with %s, not {ARGON2}", scheme)
+        checks.append(("the directory hashes cleartext passwords", failure))
+        if (stored.get("pwdreset") or [b""])[0].upper() == b"TRUE":
+            failure = (
+                "its password change left pwdReset: TRUE, so ppolicy treats it as a password "
+                "administrator (manage on userPassword): give it =w only (acl.ldif)"
+            )
+        else:
+            failure = ""
+        checks.append(("service account is not a password administrator", failure))
+        user = ldap3.Connection(
+            self._server(), user=dn, password=password, receive_timeout=self.timeout
+        )
+        try:
+            bound = user.bind()
+        finally:
+            _close(user)
+        checks.append(
+            ("the new password binds", "" if bound else "a bind with the password just set fails")
+        )
+        return checks
+
+    def _admin(self, operation: Callable[[ldap3.Connection], T]) -> T:
+        """Run ``operation`` on the admin connection ([admin] bind_dn), opened on first use."""
+        lock = self.__dict__.setdefault("_admin_lock", threading.Lock())
+        with lock:
+            conn = self.__dict__.get("_admin_connection")
+            try:
+                if conn is None or conn.closed:
+                    conn = self._admin_connection = self._open_admin()
+                return operation(conn)
+            except _COMMUNICATION_ERRORS as exc:
+                self.close_admin()
+                raise DirectoryUnavailable(str(exc)) from exc
+
+    def _open_admin(self) -> ldap3.Connection:
+        dn = self.config.get("ADMIN_BIND_DN", "")
+        if not dn or not self.config.get("ADMIN_BIND_PASSWORD"):
+            raise AdminNotConfigured(
+                "the admin commands need an account with manage rights on the people entries "
+                "(or the rootdn): set [admin] bind_dn and bind_password "
+                "(or ENT_IDP_ADMIN_BIND_DN and ENT_IDP_ADMIN_BIND_PASSWORD)"
+            )
+        conn = ldap3.Connection(
+            self._server(),
+            user=dn,
+            password=self.config["ADMIN_BIND_PASSWORD"],
+            receive_timeout=self.timeout,
+            raise_exceptions=False,
+        )
+        if not conn.bind():
+            description = conn.result.get("description")
+            _close(conn)
+            raise DirectoryUnavailable(f"admin account bind refused ({dn}): {description}")
+        return conn
+
+    def close_admin(self) -> None:
+        conn = self.__dict__.pop("_admin_connection", None)
+        if conn is not None:
+            _close(conn)
+
 
 def _close(conn: ldap3.Connection) -> None:
     """Unbind, and close the socket even if the connection broke or never opened."""
@@ -481,3 +812,33 @@ def _ppolicy_reason(message: str) -> str:
             return reason
     log.warning("password refused by the directory: %s", message)
     return "policy"
+
+
+class AdminNotConfigured(DirectoryUnavailable):
+    """The admin commands need ``[admin] bind_dn`` and ``bind_password``."""
+
+
+def _raise_for_admin(result: dict, what: str) -> None:
+    """Translate the result of an admin write into our exceptions."""
+    code = result.get("result")
+    if code == 0:
+        return
+    if code == 32:  # noSuchObject
+        raise AccountNotFound(what)
+    raise DirectoryUnavailable(
+        f"the directory refused to {what}: {result.get('description')} "
+        f"{result.get('message') or ''}".rstrip()
+    )
+
+
+_SCHEMA_NAME = re.compile(r"NAME\s+(?:'([^']+)'|\(([^)]*)\))")
+
+
+def _schema_names(definition: str) -> set[str]:
+    """The names (lower case) an objectClasses/attributeTypes value defines."""
+    match = _SCHEMA_NAME.search(definition)
+    if not match:
+        return set()
+    if match.group(1):
+        return {match.group(1).lower()}
+    return {name.strip("'").lower() for name in match.group(2).split()}

@@ -172,7 +172,7 @@ class Flows:
         """The flow, its idle timer restarted; FlowExpired if there is none."""
         if not flow_id:
             raise FlowExpired()
-        pipe = self.redis.pipeline()
+        pipe = self.redis.pipeline(transaction=False)
         pipe.hgetall(self._key(flow_id))
         pipe.expire(self._key(flow_id), self.idle_seconds)
         raw, _ = pipe.execute()
@@ -187,7 +187,7 @@ class Flows:
     def update(self, flow: Flow, pipe: redis.client.Pipeline | None = None, **changes) -> Flow:
         for name, value in changes.items():
             setattr(flow, name, value)
-        target = pipe if pipe is not None else self.redis.pipeline()
+        target = pipe if pipe is not None else self.redis.pipeline(transaction=False)
         target.hset(self._key(flow.id), mapping={k: _encode(v) for k, v in changes.items()})
         target.expire(self._key(flow.id), self.idle_seconds)
         if pipe is None:

@@ -38,7 +38,7 @@ class AccountSessions:
         """The login of a live session, its idle timer restarted; None if it ended."""
         if not sid:
             return None
-        pipe = self.redis.pipeline()
+        pipe = self.redis.pipeline(transaction=False)
         pipe.hgetall(self._key(sid))
         pipe.expire(self._key(sid), self.idle_seconds)
         record, _ = pipe.execute()

@@ -51,6 +51,13 @@ redis.call('HSET', KEYS[1], 'used', ARGV[2])
 return 'valid'
 """
 
+# Mark a record superseded, unless it is gone (never recreate an expired record).
+_VOID = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'superseded', '1')
+return 1
+"""
+
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
@@ -140,3 +147,16 @@ class Tokens:
     def release(self, token: str) -> None:
         """Undo ``consume`` when the work the token allowed could not be done."""
         self.redis.hdel(self._key(token), "used")
+
+    def void(self, purpose: str, dn: str) -> bool:
+        """Void the account's pending token of ``purpose`` (an admin reset the account).
+
+        Only the latest one can still be valid: each new token voids the one before.
+        Returns whether there was one.
+        """
+        latest_key = self._latest_key(purpose, dn)
+        key = self.redis.get(latest_key)
+        if not key:
+            return False
+        self.redis.delete(latest_key)
+        return bool(self.redis.eval(_VOID, 1, key))

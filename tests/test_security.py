@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 
 import pytest
 
@@ -84,7 +85,10 @@ def test_the_flow_expires_when_idle(app, client, accounts):
     redis = services_of(app).redis
     [key] = list(redis.scan_iter("ent-idp:flow:*"))
     assert 0 < redis.ttl(key) <= 30 * 60
-    assert app.permanent_session_lifetime.total_seconds() == 30 * 60
+    redis.expire(key, 1)  # what 30 idle minutes do
+    time.sleep(1.5)
+    response = client.get("/activation/adresses", follow_redirects=True)
+    assert "Votre session a expiré" in text(response)
 
 
 def test_no_secret_in_any_mail_or_log(client, accounts, deliver, caplog):

@@ -1,0 +1,117 @@
+"""The product T: the app under gunicorn with the real services, driven by bench.loadgen."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+from .stack import (
+    NEW_PASSWORD,
+    PROVISIONAL,
+    ROOT,
+    Stack,
+    cpu_snapshot,
+    cpu_times,
+    rss_mib,
+    steal_percent,
+)
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def drive(stack: Stack, logins: list[str], spec: dict) -> dict:
+    """Run the load generator in its own process; returns its result plus CPU and RSS."""
+    spec = {
+        **spec,
+        "url": stack.app_url,
+        "logins": logins,
+        "provisional": PROVISIONAL,
+        "new_password": NEW_PASSWORD,
+    }
+    spec_path = stack.base / "loadgen-spec.json"
+    result_path = stack.base / "loadgen-result.json"
+    spec_path.write_text(json.dumps(spec))
+    pids = stack.pids()
+    before = cpu_snapshot(pids)
+    mails_before = stack.mail_count()
+    redis0 = stack.redis_commands()
+    steal0 = cpu_times()
+    t0 = time.monotonic()
+    res = subprocess.run(
+        [sys.executable, "-m", "bench.loadgen", str(spec_path), str(result_path)],
+        cwd=ROOT,
+        timeout=spec["seconds"] + 600,
+    )
+    wall = time.monotonic() - t0
+    after = cpu_snapshot(pids)
+    steal = steal_percent(steal0, cpu_times())
+    redis1 = stack.redis_commands()
+    if res.returncode != 0:
+        raise RuntimeError(f"the load generator failed (status {res.returncode})")
+    result = json.loads(result_path.read_text())
+    result["cpu_seconds"] = {role: after[role] - before[role] for role in before}
+    result["cpu_seconds"]["loadgen"] = result["loadgen_cpu_seconds"]
+    result["wall"] = wall
+    result["steal_percent"] = steal
+    result["redis_commands"] = {
+        k: v - redis0.get(k, 0) for k, v in redis1.items() if v - redis0.get(k, 0) > 0
+    }
+    result["worker_rss_mib"] = [round(rss_mib(p), 1) for p in pids.get("gunicorn-workers", [])]
+    result["mails_before"] = mails_before
+    return result
+
+
+def step_table(samples: list) -> list[str]:
+    by_step: dict[str, list[float]] = {}
+    for _offset, step, seconds, _status in samples:
+        by_step.setdefault(step, []).append(seconds * 1000)
+    lines = [f"  {'step':<22}{'n':>7}{'p50':>9}{'p95':>9}{'p99':>9}{'max':>9}  (ms)"]
+    from .loadgen import STEPS
+
+    for step in [*STEPS, *sorted(set(by_step) - set(STEPS))]:
+        values = by_step.get(step)
+        if not values:
+            continue
+        lines.append(
+            f"  {step:<22}{len(values):>7}{percentile(values, 0.5):>9.1f}"
+            f"{percentile(values, 0.95):>9.1f}{percentile(values, 0.99):>9.1f}{max(values):>9.1f}"
+        )
+    return lines
+
+
+def cpu_table(result: dict, activations: int) -> list[str]:
+    cpu = result["cpu_seconds"]
+    wall = result["elapsed"]
+    lines = [f"  {'process':<18}{'CPU s':>8}{'cores':>7}{'ms/activation':>15}"]
+    total = 0.0
+    for role, seconds in sorted(cpu.items(), key=lambda kv: -kv[1]):
+        total += seconds
+        per = 1000 * seconds / activations if activations else 0.0
+        lines.append(f"  {role:<18}{seconds:>8.1f}{seconds / wall:>7.2f}{per:>15.1f}")
+    per = 1000 * total / activations if activations else 0.0
+    lines.append(f"  {'total':<18}{total:>8.1f}{total / wall:>7.2f}{per:>15.1f}")
+    return lines
+
+
+def request_p99(samples: list) -> float:
+    return percentile([s[2] * 1000 for s in samples], 0.99)
+
+
+def five_xx(samples: list) -> int:
+    return sum(1 for s in samples if s[3] >= 500)
+
+
+def redis_line(result: dict, activations: int) -> str:
+    """Redis commands per activation (the mail worker's polling included)."""
+    calls = result.get("redis_commands", {})
+    total = sum(calls.values())
+    top = sorted(calls.items(), key=lambda kv: -kv[1])[:14]
+    per = ", ".join(f"{k} {v / max(activations, 1):.1f}" for k, v in top)
+    return f"  Redis commands per activation: {total / max(activations, 1):.1f} ({per})"
