@@ -21,7 +21,6 @@ import argparse
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,7 +28,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .ports import terminate
+from .ports import check_port_free, terminate
 
 REPO = Path(__file__).resolve().parent.parent
 FIX_HINT = "install the test extra: .venv/bin/pip install -e '.[test]' (django-cas-server, Django)"
@@ -188,15 +187,10 @@ class CasServer:
             )
 
     def _check_port_free(self) -> None:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind(("127.0.0.1", self.port))
-            except OSError as e:
-                raise CasServerError(
-                    f"port {self.port} on 127.0.0.1 is already in use ({e}); "
-                    f"stop what listens there or choose another port"
-                ) from None
+        try:
+            check_port_free(self.port, "the CAS server")
+        except RuntimeError as exc:
+            raise CasServerError(str(exc)) from None
 
     def _log_tail(self, n: int = 40) -> str:
         try:

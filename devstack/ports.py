@@ -12,6 +12,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def check_port_free(port: int, what: str) -> None:
+    """Refuse to start on a taken port: a readiness probe would find someone else's server."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise RuntimeError(
+                f"{what}: port {port} on 127.0.0.1 is already in use ({exc}); "
+                "stop what listens there or choose another port"
+            ) from None
+
+
 def wait_for_port(host: str, port: int, deadline: float, what: str, process=None) -> None:
     """Poll until ``host:port`` accepts connections, or raise once ``deadline`` passed."""
     import time

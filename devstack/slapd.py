@@ -23,7 +23,6 @@ import argparse
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +30,8 @@ from pathlib import Path
 
 import ldap3
 from ldap3.core.exceptions import LDAPException
+
+from .ports import check_port_free
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMA_DIR = REPO / "ldap_schema"
@@ -345,15 +346,10 @@ ou: policies
         return "\n".join(lines[-n:])
 
     def _check_port_free(self) -> None:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind(("127.0.0.1", self.port))
-            except OSError as e:
-                raise SlapdError(
-                    f"port {self.port} on 127.0.0.1 is already in use ({e}); "
-                    f"stop what listens there or choose another port"
-                ) from None
+        try:
+            check_port_free(self.port, "slapd")
+        except RuntimeError as exc:
+            raise SlapdError(str(exc)) from None
 
     def _spawn(self) -> None:
         slapd = _find_binary("slapd")
