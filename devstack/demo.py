@@ -55,6 +55,11 @@ people_dn = "{slapd.people_dn}"
 [redis]
 url = "{redis.url}"
 
+[admin]
+# The directory's admin, for ent-idp reset/import/check in the demo.
+bind_dn = "{slapd.admin_dn}"
+bind_password = "{slapd.admin_password}"
+
 [cas]
 url = "{CAS_URL}"
 allowed_services = ["http://127.0.0.1:5000/", "http://127.0.0.1:8000/"]

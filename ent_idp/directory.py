@@ -547,19 +547,9 @@ class Directory:
             for key, name in names.items()
         }
 
-    def check_service_account(self) -> None:
-        """The service account binds and can read ``[ldap] people_dn`` (else raises)."""
-
-        def read(conn: ldap3.Connection) -> dict:
-            conn.search(self.config["LDAP_PEOPLE_DN"], "(objectClass=*)", search_scope=ldap3.BASE)
-            return conn.result
-
-        result = self._service(read)
-        if result.get("result") != 0:
-            raise DirectoryUnavailable(
-                f"cannot read [ldap] people_dn {self.config['LDAP_PEOPLE_DN']}: "
-                f"{result.get('description')}"
-            )
+    def check_service_bind(self) -> None:
+        """The service account binds (else raises)."""
+        self._service(lambda conn: None)
 
     def check_admin_account(self) -> None:
         """The admin account of the admin commands binds (else raises)."""
@@ -623,7 +613,10 @@ class Directory:
                 return [("service account bind", str(service.result.get("description")))]
             return [
                 ("service account writes the ent-idp attributes", self._probe_writes(service, dn)),
-                ("service account cannot read password hashes", self._probe_no_read(service, dn)),
+                (
+                    "service account reads accounts, not password hashes",
+                    self._probe_no_read(service, dn),
+                ),
                 ("service account cannot write other attributes", self._probe_sn(service, dn)),
                 *self._probe_password(service, dn),
             ]
