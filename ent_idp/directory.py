@@ -421,15 +421,19 @@ class Directory:
             self.config["LDAP_URL"], get_info=ldap3.NONE, connect_timeout=self.timeout
         )
 
+    def _unbound_service_connection(self) -> ldap3.Connection:
+        """A new connection with the service account's credentials, not yet bound."""
+        return ldap3.Connection(
+            self._server(),
+            user=self.config["LDAP_BIND_DN"],
+            password=self.config["LDAP_BIND_PASSWORD"],
+            receive_timeout=self.timeout,
+            raise_exceptions=False,
+        )
+
     def _service_connection(self) -> ldap3.Connection:
         if self._connection is None or self._connection.closed:
-            conn = ldap3.Connection(
-                self._server(),
-                user=self.config["LDAP_BIND_DN"],
-                password=self.config["LDAP_BIND_PASSWORD"],
-                receive_timeout=self.timeout,
-                raise_exceptions=False,
-            )
+            conn = self._unbound_service_connection()
             try:
                 bound = conn.bind()
             except _COMMUNICATION_ERRORS:
@@ -601,13 +605,7 @@ class Directory:
             )
         except (Conflict, DirectoryUnavailable) as exc:
             return [("disposable entry under [ldap] people_dn", str(exc))]
-        service = ldap3.Connection(
-            self._server(),
-            user=self.config["LDAP_BIND_DN"],
-            password=self.config["LDAP_BIND_PASSWORD"],
-            receive_timeout=self.timeout,
-            raise_exceptions=False,
-        )
+        service = self._unbound_service_connection()
         try:
             if not service.bind():
                 return [("service account bind", str(service.result.get("description")))]
