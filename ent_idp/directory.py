@@ -33,7 +33,7 @@ ASSERTION_CONTROL = "1.3.6.1.1.12"  # RFC 4528
 RESULT_ASSERTION_FAILED = 122
 RESULT_CONSTRAINT_VIOLATION = 19
 RESULT_INVALID_CREDENTIALS = 49
-IDLE_BIND_CONNECTIONS = 8  # per process: enough for gunicorn's threads, few sockets
+IDLE_CONNECTIONS = 8  # of each kind, per process: enough for gunicorn's threads, few sockets
 
 T = TypeVar("T")
 
@@ -121,9 +121,10 @@ class Directory:
             self.attr[name]
             for name in ("login", "state", "cgu_version", "backup_mail", "backup_verified")
         ] + [self.attr["forward_wish"], "mail", "givenName", "sn", "pwdChangedTime"]
-        self._connection: ldap3.Connection | None = None
-        self._lock = threading.Lock()
-        self._binds: queue.SimpleQueue[ldap3.Connection] = queue.SimpleQueue()  # idle, bind-only
+        # Idle connections, each used by one thread at a time: bound as the service account,
+        # and bind-only ones for checking users' passwords.
+        self._services: queue.SimpleQueue[ldap3.Connection] = queue.SimpleQueue()
+        self._binds: queue.SimpleQueue[ldap3.Connection] = queue.SimpleQueue()
 
     # -- reads -------------------------------------------------------------------------
 
@@ -164,14 +165,14 @@ class Directory:
                 bound = conn.rebind(user=dn, password=password)
             except (*_COMMUNICATION_ERRORS, ldap_errors.LDAPBindError) as exc:
                 _close(conn)
-                self._close_idle_binds()  # they went away with the same server
+                _close_all(self._binds)  # they went away with the same server
                 if attempt == 2:
                     raise DirectoryUnavailable(str(exc)) from exc
                 continue
             finally:
                 conn.password = None  # keep no password in memory after the bind
             result = conn.result.get("result")
-            self._give_back(conn)
+            _give_back(self._binds, conn)
             if bound:
                 return PasswordCheck.OK
             if result != RESULT_INVALID_CREDENTIALS:
@@ -186,12 +187,6 @@ class Directory:
             return ldap3.Connection(
                 self._server(), receive_timeout=self.timeout, raise_exceptions=False
             )
-
-    def _give_back(self, conn: ldap3.Connection) -> None:
-        if conn.closed or self._binds.qsize() >= IDLE_BIND_CONNECTIONS:
-            _close(conn)
-        else:
-            self._binds.put(conn)
 
     # -- writes ------------------------------------------------------------------------
 
@@ -402,16 +397,30 @@ class Directory:
         )
 
     def _service(self, operation: Callable[[ldap3.Connection], T]) -> T:
-        """Run ``operation`` on the service connection, reconnecting once if it went away."""
-        with self._lock:
-            for attempt in (1, 2):
-                try:
-                    return operation(self._service_connection())
-                except _COMMUNICATION_ERRORS as exc:
-                    self._drop_connection()
-                    if attempt == 2:
-                        raise DirectoryUnavailable(str(exc)) from exc
-                    log.info("LDAP connection lost (%s); reconnecting", exc)
+        """Run ``operation`` on a service connection, reconnecting once if it went away.
+
+        Each thread takes its own connection from a small pool, so a long write (slapd
+        hashing a password) never holds up another request's search.
+        """
+        for attempt in (1, 2):
+            conn = None
+            try:
+                conn = self._take_service_connection()
+                result = operation(conn)
+            except _COMMUNICATION_ERRORS as exc:
+                if conn is not None:
+                    _close(conn)
+                _close_all(self._services)  # they went away with the same server
+                if attempt == 2:
+                    raise DirectoryUnavailable(str(exc)) from exc
+                log.info("LDAP connection lost (%s); reconnecting", exc)
+                continue
+            except BaseException:
+                if conn is not None:
+                    _close(conn)  # its state is unknown: never reuse it
+                raise
+            _give_back(self._services, conn)
+            return result
         raise AssertionError("unreachable")
 
     def _server(self) -> ldap3.Server:
@@ -431,38 +440,27 @@ class Directory:
             raise_exceptions=False,
         )
 
-    def _service_connection(self) -> ldap3.Connection:
-        if self._connection is None or self._connection.closed:
-            conn = self._unbound_service_connection()
-            try:
-                bound = conn.bind()
-            except _COMMUNICATION_ERRORS:
-                _close(conn)
-                raise
-            if not bound:
-                _close(conn)
-                raise DirectoryUnavailable(
-                    f"service account bind refused: {conn.result.get('description')}"
-                )
-            self._connection = conn
-        return self._connection
+    def _take_service_connection(self) -> ldap3.Connection:
+        try:
+            return self._services.get_nowait()
+        except queue.Empty:
+            pass
+        conn = self._unbound_service_connection()
+        try:
+            bound = conn.bind()
+        except _COMMUNICATION_ERRORS:
+            _close(conn)
+            raise
+        if not bound:
+            _close(conn)
+            raise DirectoryUnavailable(
+                f"service account bind refused: {conn.result.get('description')}"
+            )
+        return conn
 
     def close(self) -> None:
-        with self._lock:
-            self._drop_connection()
-        self._close_idle_binds()
-
-    def _close_idle_binds(self) -> None:
-        while True:
-            try:
-                _close(self._binds.get_nowait())
-            except queue.Empty:
-                break
-
-    def _drop_connection(self) -> None:
-        if self._connection is not None:
-            _close(self._connection)
-        self._connection = None
+        _close_all(self._services)
+        _close_all(self._binds)
 
     # -- administration: ent-idp reset, import, status, check --------------------------
     #
@@ -788,6 +786,22 @@ def _close(conn: ldap3.Connection) -> None:
         pass
     if conn.socket is not None:
         conn.socket.close()
+
+
+def _close_all(idle: queue.SimpleQueue) -> None:
+    while True:
+        try:
+            _close(idle.get_nowait())
+        except queue.Empty:
+            return
+
+
+def _give_back(idle: queue.SimpleQueue, conn: ldap3.Connection) -> None:
+    """Keep ``conn`` for the next request, unless it closed or enough are idle."""
+    if conn.closed or idle.qsize() >= IDLE_CONNECTIONS:
+        _close(conn)
+    else:
+        idle.put(conn)
 
 
 def _encode_filter(search_filter: str) -> bytes:
