@@ -23,6 +23,12 @@ from .exceptions import FlowExpired
 
 ACCOUNT_LOCK_SECONDS = 10  # longer than an LDAP call may take ([ldap] timeout)
 
+# Deletes the lock only if it is still ours, even if it expired and another took it.
+_UNLOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
 
 class Kind(StrEnum):
     ACTIVATION = "activation"
@@ -136,6 +142,7 @@ class Flows:
         self.redis = client
         self.prefix = prefix
         self.idle_seconds = idle_seconds
+        self._unlock = client.register_script(_UNLOCK)
 
     def _key(self, flow_id: str) -> str:
         return f"{self.prefix}:flow:{flow_id}"
@@ -204,11 +211,4 @@ class Flows:
             yield acquired
         finally:
             if acquired:
-                # Delete only our own lock, even if it expired and another took it.
-                self.redis.eval(
-                    "if redis.call('GET', KEYS[1]) == ARGV[1] then "
-                    "return redis.call('DEL', KEYS[1]) end return 0",
-                    1,
-                    key,
-                    token,
-                )
+                self._unlock(keys=[key], args=[token])

@@ -23,46 +23,56 @@ from .exceptions import Throttled
 INFLIGHT_SECONDS = 30  # an attempt whose outcome never came back stops counting after this
 MAX_DELAY_SECONDS = 3600
 
-# KEYS: state hash, day counter, in-flight counter. ARGV: now, free failures, max per day.
-# Returns the seconds to wait (0: the attempt may go on, and is now in flight).
+# For each scope (login, address), three KEYS: state hash, day counter, in-flight counter.
+# ARGV: now, in-flight lifetime, then per scope: free failures, max per day.
+# Returns the seconds to wait (0: the attempt may go on, and is now in flight everywhere).
 _ACQUIRE = """
 local now = tonumber(ARGV[1])
-local free = tonumber(ARGV[2])
-local per_day = tonumber(ARGV[3])
-local fails = tonumber(redis.call('HGET', KEYS[1], 'fails') or '0')
-local wait_until = tonumber(redis.call('HGET', KEYS[1], 'until') or '0')
-local day = tonumber(redis.call('GET', KEYS[2]) or '0')
-local inflight = tonumber(redis.call('GET', KEYS[3]) or '0')
-if per_day > 0 and day + inflight >= per_day then
-  local ttl = redis.call('TTL', KEYS[2])
-  return ttl > 0 and ttl or 60
+for i = 0, #KEYS / 3 - 1 do
+  local state, daily, flying = KEYS[3 * i + 1], KEYS[3 * i + 2], KEYS[3 * i + 3]
+  local free = tonumber(ARGV[3 + 2 * i])
+  local per_day = tonumber(ARGV[4 + 2 * i])
+  local fails = tonumber(redis.call('HGET', state, 'fails') or '0')
+  local wait_until = tonumber(redis.call('HGET', state, 'until') or '0')
+  local day = tonumber(redis.call('GET', daily) or '0')
+  local inflight = tonumber(redis.call('GET', flying) or '0')
+  if per_day > 0 and day + inflight >= per_day then
+    local ttl = redis.call('TTL', daily)
+    return ttl > 0 and ttl or 60
+  end
+  if now < wait_until then return math.ceil(wait_until - now) end
+  if fails + inflight >= free and inflight > 0 then return 1 end
 end
-if now < wait_until then return math.ceil(wait_until - now) end
-if fails + inflight >= free and inflight > 0 then return 1 end
-redis.call('INCR', KEYS[3])
-redis.call('EXPIRE', KEYS[3], ARGV[4])
+for i = 0, #KEYS / 3 - 1 do
+  redis.call('INCR', KEYS[3 * i + 3])
+  redis.call('EXPIRE', KEYS[3 * i + 3], ARGV[2])
+end
 return 0
 """
 
-# KEYS as above. ARGV: now, outcome (fail | ok | none), free, base delay, max delay.
+# KEYS as above. ARGV: now, outcome (fail | ok | none), max delay, then per scope: free
+# failures, base delay.
 _RECORD = """
-local left = redis.call('DECR', KEYS[3])
-if left <= 0 then redis.call('DEL', KEYS[3]) end
-if ARGV[2] == 'none' then return 0 end
-if ARGV[2] == 'ok' then
-  redis.call('HSET', KEYS[1], 'fails', 0, 'until', 0)
-  return 0
+local now = tonumber(ARGV[1])
+for i = 0, #KEYS / 3 - 1 do
+  local state, daily, flying = KEYS[3 * i + 1], KEYS[3 * i + 2], KEYS[3 * i + 3]
+  local left = redis.call('DECR', flying)
+  if left <= 0 then redis.call('DEL', flying) end
+  if ARGV[2] == 'ok' then
+    redis.call('HSET', state, 'fails', 0, 'until', 0)
+  elseif ARGV[2] == 'fail' then
+    local fails = redis.call('HINCRBY', state, 'fails', 1)
+    redis.call('EXPIRE', state, 86400)
+    redis.call('INCR', daily)
+    redis.call('EXPIRE', daily, 86400, 'NX')
+    local free = tonumber(ARGV[4 + 2 * i])
+    if fails >= free then
+      local delay = math.min(tonumber(ARGV[5 + 2 * i]) * 2 ^ (fails - free), tonumber(ARGV[3]))
+      redis.call('HSET', state, 'until', now + delay)
+    end
+  end
 end
-local fails = redis.call('HINCRBY', KEYS[1], 'fails', 1)
-redis.call('EXPIRE', KEYS[1], 86400)
-redis.call('INCR', KEYS[2])
-redis.call('EXPIRE', KEYS[2], 86400, 'NX')
-local free = tonumber(ARGV[3])
-if fails >= free then
-  local delay = math.min(tonumber(ARGV[4]) * 2 ^ (fails - free), tonumber(ARGV[5]))
-  redis.call('HSET', KEYS[1], 'until', tonumber(ARGV[1]) + delay)
-end
-return fails
+return 0
 """
 
 
@@ -76,9 +86,10 @@ class Rule:
 class Attempt:
     """One identification attempt, admitted by every counter; report how it ended."""
 
-    def __init__(self, throttle: Throttle, scopes: list[tuple[list[str], Rule]]):
+    def __init__(self, throttle: Throttle, keys: list[str], rules: list[Rule]):
         self._throttle = throttle
-        self._scopes = scopes
+        self._keys = keys
+        self._rules = rules
         self._done = False
 
     def failed(self) -> None:
@@ -95,12 +106,10 @@ class Attempt:
         if self._done:
             return
         self._done = True
-        now = time.time()
-        for keys, rule in self._scopes:
-            self._throttle._record(
-                keys=keys,
-                args=[now, outcome, rule.free_failures, rule.delay_seconds, MAX_DELAY_SECONDS],
-            )
+        args: list = [time.time(), outcome, MAX_DELAY_SECONDS]
+        for rule in self._rules:
+            args += [rule.free_failures, rule.delay_seconds]
+        self._throttle._record(keys=self._keys, args=args)
 
     def __enter__(self) -> Attempt:
         return self
@@ -124,19 +133,21 @@ class Throttle:
         return [base, f"{base}:day", f"{base}:inflight"]
 
     def attempt(self, login: str, address: str | None) -> Attempt:
-        """Admit one attempt for ``login`` from ``address``, or raise Throttled."""
+        """Admit one attempt for ``login`` from ``address``, or raise Throttled.
+
+        Every counter is checked and taken in one script: one round trip, and no attempt is
+        ever half admitted.
+        """
         wanted = [("login", login.strip().casefold()), ("address", address or "unknown")]
-        admitted: list[tuple[list[str], Rule]] = []
-        now = time.time()
+        keys: list[str] = []
+        rules: list[Rule] = []
+        args: list = [time.time(), INFLIGHT_SECONDS]
         for scope, value in wanted:
             rule = self.rules[scope]
-            keys = self._keys(scope, value)
-            wait = self._acquire(
-                keys=keys,
-                args=[now, rule.free_failures, rule.max_failures_per_day, INFLIGHT_SECONDS],
-            )
-            if wait:
-                Attempt(self, admitted).abandoned()  # give back what was taken
-                raise Throttled(int(wait))
-            admitted.append((keys, rule))
-        return Attempt(self, admitted)
+            keys += self._keys(scope, value)
+            rules.append(rule)
+            args += [rule.free_failures, rule.max_failures_per_day]
+        wait = self._acquire(keys=keys, args=args)
+        if wait:
+            raise Throttled(int(wait))
+        return Attempt(self, keys, rules)
