@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -115,3 +116,31 @@ def redis_line(result: dict, activations: int) -> str:
     top = sorted(calls.items(), key=lambda kv: -kv[1])[:14]
     per = ", ".join(f"{k} {v / max(activations, 1):.1f}" for k, v in top)
     return f"  Redis commands per activation: {total / max(activations, 1):.1f} ({per})"
+
+
+APP = ("gunicorn-workers", "gunicorn-master")
+
+
+def budget_lines(result: dict, activations: int, limit_rate: float, target: float) -> list[str]:
+    """What ``ratio >= target`` would leave the app, given what everything else costs here.
+
+    With every process on the same cores, T can be at most cores / (CPU per activation):
+    the CPU that slapd, Redis, the mail worker, the SMTP sink and the load generator spend on
+    one activation comes first, the app gets what is left.
+    """
+    if not activations or not limit_rate:
+        return []
+    cores = os.cpu_count() or 1
+    cpu = result["cpu_seconds"]
+    app = 1000 * sum(cpu.get(role, 0.0) for role in APP) / activations
+    others = 1000 * sum(s for role, s in cpu.items() if role not in APP) / activations
+    wanted = target * limit_rate
+    per_activation = 1000 * cores / wanted
+    best = 1000 * cores / others / limit_rate if others else float("inf")
+    return [
+        f"  ratio {target} needs T={wanted:.1f}/s: at most {per_activation:.1f} ms of CPU per "
+        f"activation on {cores} cores;",
+        f"  the processes other than the app took {others:.1f} ms, leaving "
+        f"{per_activation - others:.1f} ms for the app's 9 requests (it took {app:.1f} ms);",
+        f"  with an app that cost nothing, ratio could reach at most {best:.2f} here.",
+    ]

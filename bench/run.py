@@ -22,6 +22,8 @@ import sys
 from . import limit, product
 from .stack import Stack, log
 
+TARGET_RATIO = 0.7  # the bar
+
 
 def env_int(name: str, default: int) -> int:
     return int(os.environ.get(name) or default)
@@ -112,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             print(product.redis_line(res, done))
             print("  CPU by process during the run:")
             print("\n".join(product.cpu_table(res, done)))
+            print("\n".join(product.budget_lines(res, done, lim["rate"], TARGET_RATIO)))
             ratio = rate / lim["rate"] if lim["rate"] else 0.0
         finally:
             stack.stop_child("app")
