@@ -6,7 +6,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-security lint format system-deps venv clean bench bench-soak
+.PHONY: demo test test-security lint format system-deps venv clean bench bench-soak \
+	translations-extract translations-compile
 
 demo: system-deps venv
 	$(BIN)/python -m devstack.demo
@@ -38,6 +39,15 @@ lint: venv
 format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# The catalogues (devstack/translations.py; README, Translations): collect the French texts
+# into ent_idp/translations/messages.pot and merge it into each language's messages.po...
+translations-extract: venv
+	$(BIN)/python -m devstack.translations extract
+
+# ...then, once translated, compile each messages.po into the messages.mo the app reads.
+translations-compile: venv
+	$(BIN)/python -m devstack.translations compile
 
 system-deps:
 	bash devstack/install-system-deps.sh

@@ -10,7 +10,7 @@ from flask_mail import Mail
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import config, extensions, headers, views
+from . import config, extensions, headers, i18n, views
 from .resources import templates_dir
 
 
@@ -27,6 +27,7 @@ def create_app(overrides: dict | None = None, config_file: str | None = None) ->
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_COUNT"], x_proto=1)
     csrf = CSRFProtect(app)
     Mail(app)
+    i18n.init_app(app)
     extensions.init_app(app)
     headers.init_app(app)
 

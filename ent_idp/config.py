@@ -74,6 +74,7 @@ DEFAULTS: dict[tuple[str, str], Any] = {
     ("mail", "retry_seconds"): 30,
     ("cgu", "version"): REQUIRED,
     ("cgu", "text_file"): REQUIRED,
+    ("cgu", "text_file_en"): "",
     ("flow", "idle_minutes"): 30,
     ("password", "min_length"): 8,
     ("password", "max_length"): 256,
@@ -231,15 +232,11 @@ def _derive(settings: dict, base_dir: Path) -> None:
     for name in ("PUBLIC_URL", "CAS_URL"):
         if not settings[name].endswith("/"):
             settings[name] += "/"
-    text_file = Path(settings["CGU_TEXT_FILE"])
-    if not text_file.is_absolute():
-        text_file = base_dir / text_file
-    try:
-        settings["CGU_PARAGRAPHS"] = _paragraphs(text_file.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(
-            f"setting [cgu] text_file: cannot read {text_file} ({exc.strerror})"
-        ) from None
+    # The CGU text by language: French always, English when configured (else the English
+    # pages show the French text, marked as French).
+    settings["CGU_TEXTS"] = {"fr": _cgu_paragraphs(settings, "text_file", base_dir)}
+    if settings["CGU_TEXT_FILE_EN"]:
+        settings["CGU_TEXTS"]["en"] = _cgu_paragraphs(settings, "text_file_en", base_dir)
     public = urlsplit(settings["PUBLIC_URL"])
     settings["SESSION_COOKIE_SECURE"] = public.scheme == "https"
     # Requests for any other Host are refused (400): nothing is built from the request's host.
@@ -256,6 +253,18 @@ def _derive(settings: dict, base_dir: Path) -> None:
     settings["WTF_CSRF_TIME_LIMIT"] = None  # the session itself expires
     settings["MAIL_DEFAULT_SENDER"] = settings["MAIL_SENDER"]
     settings["MAIL_SUPPRESS_SEND"] = False  # Flask-Mail would stay silent under TESTING
+
+
+def _cgu_paragraphs(settings: dict, key: str, base_dir: Path) -> list[str]:
+    text_file = Path(settings[flask_name("cgu", key)])
+    if not text_file.is_absolute():
+        text_file = base_dir / text_file
+    try:
+        return _paragraphs(text_file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(
+            f"setting [cgu] {key}: cannot read {text_file} ({exc.strerror})"
+        ) from None
 
 
 def _paragraphs(text: str) -> list[str]:

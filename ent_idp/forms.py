@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext, ngettext
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
@@ -10,64 +12,82 @@ from .passwords import Policy, Rule, broken_rules
 
 MAX_LOGIN_LENGTH = 256
 
-# Field messages; they name the problem and how to fix it.
+
+# Field messages; they name the problem and how to fix it (the lengths: rule_message).
 RULE_MESSAGES = {
-    Rule.TOO_SHORT: "Le mot de passe doit contenir au moins {min_length} caractères.",
-    Rule.TOO_LONG: "Le mot de passe ne peut pas dépasser {max_length} caractères.",
-    Rule.TOO_WEAK: (
+    Rule.TOO_WEAK: _l(
         "Le mot de passe est trop simple : allongez-le ou mélangez minuscules, majuscules, "
         "chiffres et caractères spéciaux."
     ),
-    Rule.CONTAINS_PERSONAL: (
+    Rule.CONTAINS_PERSONAL: _l(
         "Le mot de passe ne doit contenir ni votre identifiant, ni votre prénom, ni votre nom."
     ),
-    Rule.COMMON: (
+    Rule.COMMON: _l(
         "Ce mot de passe est trop courant ou trop facile à deviner (mot du dictionnaire, "
         "suite de clavier, date…) : choisissez-en un moins prévisible."
     ),
-    Rule.BLANK_EDGES: "Le mot de passe ne doit ni commencer ni finir par une espace.",
+    Rule.BLANK_EDGES: _l("Le mot de passe ne doit ni commencer ni finir par une espace."),
 }
 
 # The directory's own refusals (ppolicy), by ent_idp.directory's reason code.
 DIRECTORY_MESSAGES = {
-    "history": (
+    "history": _l(
         "Choisissez un mot de passe que vous n'avez pas encore utilisé pour ce compte "
         "(ni le mot de passe provisoire, ni un ancien mot de passe)."
     ),
-    "too_short": "L'annuaire trouve ce mot de passe trop court : allongez-le.",
-    "quality": "L'annuaire refuse ce mot de passe car il est trop simple : choisissez-en un autre.",
-    "too_young": (
+    "too_short": _l("L'annuaire trouve ce mot de passe trop court : allongez-le."),
+    "quality": _l(
+        "L'annuaire refuse ce mot de passe car il est trop simple : choisissez-en un autre."
+    ),
+    "too_young": _l(
         "Le mot de passe de ce compte vient d'être changé : réessayez dans quelques minutes."
     ),
-    "policy": "L'annuaire a refusé ce mot de passe : choisissez-en un autre.",
+    "policy": _l("L'annuaire a refusé ce mot de passe : choisissez-en un autre."),
 }
+
+
+def rule_message(rule: Rule, policy: Policy) -> str:
+    """The field message for a broken rule: it names the problem and how to fix it."""
+    if rule is Rule.TOO_SHORT:
+        return ngettext(
+            "Le mot de passe doit contenir au moins %(num)d caractère.",
+            "Le mot de passe doit contenir au moins %(num)d caractères.",
+            policy.min_length,
+        )
+    if rule is Rule.TOO_LONG:
+        return ngettext(
+            "Le mot de passe ne peut pas dépasser %(num)d caractère.",
+            "Le mot de passe ne peut pas dépasser %(num)d caractères.",
+            policy.max_length,
+        )
+    return str(RULE_MESSAGES[rule])
 
 
 class RecoveryForm(FlaskForm):
     login = StringField(
-        "Identifiant",
+        _l("Identifiant"),
         validators=[
-            DataRequired("Saisissez votre identifiant."),
-            Length(max=MAX_LOGIN_LENGTH, message="Cet identifiant est trop long."),
+            DataRequired(_l("Saisissez votre identifiant.")),
+            Length(max=MAX_LOGIN_LENGTH, message=_l("Cet identifiant est trop long.")),
         ],
     )
 
 
 class IdentificationForm(RecoveryForm):
     password = PasswordField(
-        "Mot de passe provisoire",
+        _l("Mot de passe provisoire"),
         validators=[
-            DataRequired("Saisissez votre mot de passe provisoire."),
-            Length(max=1024, message="Ce mot de passe est trop long."),
+            DataRequired(_l("Saisissez votre mot de passe provisoire.")),
+            Length(max=1024, message=_l("Ce mot de passe est trop long.")),
         ],
     )
 
 
 class CguForm(FlaskForm):
     accept = BooleanField(
-        "J'ai lu et j'accepte les Conditions Générales d'Utilisation décrites ci-dessus.",
+        _l("J'ai lu et j'accepte les Conditions Générales d'Utilisation décrites ci-dessus."),
         validators=[
-            DataRequired("Cochez la case pour accepter les Conditions Générales d'Utilisation.")
+            DataRequired(_l("Cochez la case pour accepter les Conditions Générales d'Utilisation."))
         ],
     )
 
@@ -76,21 +96,24 @@ class BackupMailForm(FlaskForm):
     """A backup address typed twice; not the ENT address, nor the one already in place."""
 
     backup_mail = EmailField(
-        "Adresse électronique de secours",
+        _l("Adresse électronique de secours"),
         validators=[
-            DataRequired("Saisissez votre adresse électronique de secours."),
-            Length(max=254, message="Cette adresse est trop longue."),
+            DataRequired(_l("Saisissez votre adresse électronique de secours.")),
+            Length(max=254, message=_l("Cette adresse est trop longue.")),
             Email(
-                "Cette adresse n'est pas valide : vérifiez-la (exemple : prenom.nom@exemple.fr).",
+                _l(
+                    "Cette adresse n'est pas valide : vérifiez-la "
+                    "(exemple : prenom.nom@exemple.fr)."
+                ),
                 check_deliverability=False,
             ),
         ],
     )
     confirm = EmailField(
-        "Confirmation de l'adresse électronique de secours",
+        _l("Confirmation de l'adresse électronique de secours"),
         validators=[
-            DataRequired("Saisissez une deuxième fois votre adresse électronique de secours."),
-            EqualTo("backup_mail", "Les deux adresses ne sont pas identiques."),
+            DataRequired(_l("Saisissez une deuxième fois votre adresse électronique de secours.")),
+            EqualTo("backup_mail", _l("Les deux adresses ne sont pas identiques.")),
         ],
     )
 
@@ -103,30 +126,34 @@ class BackupMailForm(FlaskForm):
         address = (field.data or "").strip().lower()
         if self.ent_mail and address == self.ent_mail.lower():
             raise ValidationError(
-                "Votre adresse de secours doit être une adresse personnelle, "
-                "différente de votre adresse ENT."
+                gettext(
+                    "Votre adresse de secours doit être une adresse personnelle, "
+                    "différente de votre adresse ENT."
+                )
             )
         if self.current and address == self.current.lower():
-            raise ValidationError("C'est déjà votre adresse de secours.")
+            raise ValidationError(gettext("C'est déjà votre adresse de secours."))
 
 
 class MailsForm(BackupMailForm):
-    forward = BooleanField("Rediriger mes messages internes ENT vers cette adresse de messagerie.")
+    forward = BooleanField(
+        _l("Rediriger mes messages internes ENT vers cette adresse de messagerie.")
+    )
 
 
 class ForwardForm(FlaskForm):
-    forward = BooleanField("Rediriger mes messages internes ENT vers mon adresse de secours.")
+    forward = BooleanField(_l("Rediriger mes messages internes ENT vers mon adresse de secours."))
 
 
 class PasswordForm(FlaskForm):
     password = PasswordField(
-        "Mot de passe", validators=[DataRequired("Saisissez un mot de passe.")]
+        _l("Mot de passe"), validators=[DataRequired(_l("Saisissez un mot de passe."))]
     )
     confirm = PasswordField(
-        "Confirmation mot de passe",
+        _l("Confirmation mot de passe"),
         validators=[
-            DataRequired("Saisissez une deuxième fois votre mot de passe."),
-            EqualTo("password", "Les deux mots de passe ne sont pas identiques."),
+            DataRequired(_l("Saisissez une deuxième fois votre mot de passe.")),
+            EqualTo("password", _l("Les deux mots de passe ne sont pas identiques.")),
         ],
     )
 
@@ -137,31 +164,32 @@ class PasswordForm(FlaskForm):
 
     def validate_password(self, field: PasswordField) -> None:
         for rule in broken_rules(field.data or "", self.policy, self.personal):
-            field.errors.append(
-                RULE_MESSAGES[rule].format(
-                    min_length=self.policy.min_length, max_length=self.policy.max_length
-                )
-            )
+            field.errors.append(rule_message(rule, self.policy))
 
     def reject(self, reason: str) -> None:
         """Show the directory's refusal of the password as a field error."""
         self.password.errors = [
             *self.password.errors,
-            DIRECTORY_MESSAGES.get(reason, DIRECTORY_MESSAGES["policy"]),
+            str(DIRECTORY_MESSAGES.get(reason, DIRECTORY_MESSAGES["policy"])),
         ]
 
 
 class PasswordChangeForm(PasswordForm):
     current = PasswordField(
-        "Mot de passe actuel",
-        validators=[DataRequired("Saisissez votre mot de passe actuel.")],
+        _l("Mot de passe actuel"),
+        validators=[DataRequired(_l("Saisissez votre mot de passe actuel."))],
     )
 
     def wrong_current(self) -> None:
-        self.current.errors = [*self.current.errors, "Mot de passe actuel incorrect."]
+        self.current.errors = [*self.current.errors, gettext("Mot de passe actuel incorrect.")]
 
     def held_back(self, minutes: int) -> None:
         self.current.errors = [
             *self.current.errors,
-            f"Trop de tentatives : patientez {minutes} min avant de réessayer.",
+            # TRANSLATORS: "min" stands for minute and minutes alike in French.
+            ngettext(
+                "Trop de tentatives : patientez %(num)d min avant de réessayer.",
+                "Trop de tentatives : patientez %(num)d min avant de réessayer.",
+                minutes,
+            ),
         ]

@@ -43,7 +43,7 @@ class MailQueue:
         self._promote = client.register_script(_PROMOTE)
 
     def push(self, message: dict[str, Any], pipe: redis.client.Pipeline | None = None) -> None:
-        """Queue a rendered message: ``to``, ``subject``, ``text``, ``html``."""
+        """Queue a rendered message: ``to``, ``lang``, ``subject``, ``text``, ``html``."""
         raw = json.dumps({**message, "queued": time.time(), "attempts": 0})
         (pipe if pipe is not None else self.redis).lpush(self.queue, raw)
 

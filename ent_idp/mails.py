@@ -1,18 +1,21 @@
 """One function per message. Text lives in ``templates/mail/``, never here.
 
 Each message has a ``.txt`` and an ``.html`` template; the subject is the ``subject``
-variable set at the top of the ``.txt`` one. Messages are rendered in the request and
+variable set at the top of the ``.txt`` one. Messages are rendered in the language of the
+request that causes them (or the one ``force_locale`` sets, off the request path) and
 queued; the mail worker only sends them.
 """
 
 from __future__ import annotations
 
-import time
+from datetime import UTC, datetime
 
 from flask import current_app, render_template
+from flask_babel import format_datetime, gettext
 from flask_mail import Message
 
 from .extensions import services
+from .i18n import current_language
 
 
 def _render(name: str, to: str, **context) -> dict:
@@ -20,6 +23,7 @@ def _render(name: str, to: str, **context) -> dict:
     subject = template.make_module(context).subject
     return {
         "to": to,
+        "lang": current_language(),
         "subject": " ".join(str(subject).split()),
         "text": render_template(f"mail/{name}.txt", **context),
         "html": render_template(f"mail/{name}.html", **context),
@@ -35,7 +39,9 @@ def password_reset_mail(to: str, *, link: str, login: str, minutes: int) -> dict
 
 
 def password_changed_mail(to: str, *, login: str) -> dict:
-    when = time.strftime("%d/%m/%Y à %H:%M UTC", time.gmtime())
+    # TRANSLATORS: a date pattern (Unicode LDML): dd day, MM or MMMM month, yyyy year,
+    # HH:mm hours and minutes; text in single quotes is copied as is.
+    when = format_datetime(datetime.now(UTC), gettext("dd/MM/yyyy 'à' HH:mm 'UTC'"))
     return _render("password_changed", to, login=login, when=when)
 
 
@@ -51,5 +57,6 @@ def send_now(message: dict) -> None:
             recipients=[message["to"]],
             body=message["text"],
             html=message["html"],
+            extra_headers={"Content-Language": message.get("lang", "fr")},
         )
     )

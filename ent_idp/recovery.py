@@ -2,9 +2,10 @@
 
 A request only queues the login in Redis, so the page, its status and its timing are the same
 whether the account exists, has a verified address or not; the mail worker looks the account
-up and sends the link. Following the link (GET shows a button, POST uses it) starts a small
-flow whose one step is the new password, written like every password: one Modify guarded by
-an assertion, under the per-account lock, hashed and policy-checked by the server.
+up and sends the link, in the language the request was made in. Following the link (GET
+shows a button, POST uses it) starts a small flow whose one step is the new password, written
+like every password: one Modify guarded by an assertion, under the per-account lock, hashed
+and policy-checked by the server.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging
 import time
 
 from flask import current_app, has_request_context, request
+from flask_babel import force_locale
 
 from . import audit, mails
 from .activation import notify_password_change
@@ -28,6 +30,7 @@ from .exceptions import (
 )
 from .extensions import services
 from .flows import Flow, Kind
+from .i18n import DEFAULT, LANGUAGES, current_language
 from .tokens import TokenRecord, TokenStatus
 from .urls import public_url_for
 
@@ -57,7 +60,8 @@ def request_link(login: str) -> None:
     if not _count(f"address:{address}", REQUESTS_PER_HOUR):
         audit.event("recovery-request", login, "held-back")
         return
-    services().redis.lpush(_key("requests"), json.dumps({"login": login, "at": time.time()}))
+    queued = {"login": login, "at": time.time(), "lang": current_language()}
+    services().redis.lpush(_key("requests"), json.dumps(queued))
     audit.event("recovery-request", login, "queued")
 
 
@@ -69,8 +73,11 @@ def process_requests(limit: int = 100) -> int:
         raw = s.redis.rpop(_key("requests"))
         if raw is None:
             break
+        queued = json.loads(raw)
+        language = queued.get("lang") if queued.get("lang") in LANGUAGES else DEFAULT
         try:
-            _process(json.loads(raw)["login"])
+            with force_locale(language):  # the mail in the language the user asked in
+                _process(queued["login"])
         except DirectoryUnavailable:
             s.redis.rpush(_key("requests"), raw)  # the oldest again, next time
             raise

@@ -107,6 +107,7 @@ def settings(stack: Stack) -> dict:
         "MAIL_RETRY_SECONDS": 0,
         "CGU_VERSION": CGU_VERSION,
         "CGU_TEXT_FILE": str(ROOT / "config" / "cgu.example.txt"),
+        "CGU_TEXT_FILE_EN": str(ROOT / "config" / "cgu.example.en.txt"),
         "ENT_NAME": "ENT de test",
         "CAS_INTERRUPT_USERNAME": "cas",
         "CAS_INTERRUPT_PASSWORD": INTERRUPT_PASSWORD,

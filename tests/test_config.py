@@ -47,6 +47,10 @@ def test_environment_overrides_the_file(tmp_path, monkeypatch, settings):
         (ROOT / "config" / "ent-idp.example.toml")
         .read_text()
         .replace('text_file = "cgu.example.txt"', f'text_file = "{ROOT}/config/cgu.example.txt"')
+        .replace(
+            'text_file_en = "cgu.example.en.txt"',
+            f'text_file_en = "{ROOT}/config/cgu.example.en.txt"',
+        )
     )
     monkeypatch.setenv("ENT_IDP_SECRET_KEY", "s" * 40)
     monkeypatch.setenv("ENT_IDP_LDAP_BIND_PASSWORD", "from-env")

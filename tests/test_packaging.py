@@ -1,4 +1,4 @@
-"""``pip install .`` outside the checkout still finds templates, schema and example config."""
+"""``pip install .`` outside the checkout still finds templates, catalogues, schema, config."""
 
 from __future__ import annotations
 
@@ -18,6 +18,14 @@ assert (d / "templates" / "flow" / "identification.html").is_file()
 assert (d / "templates" / "mail" / "validation.txt").is_file()
 assert (d / "ldap_schema" / "entidp.schema").is_file()
 assert (d / "config" / "ent-idp.example.toml").is_file()
+assert (d / "config" / "cgu.example.en.txt").is_file()
+
+# The compiled English catalogue travels inside the package, and translates.
+from babel.support import Translations
+from ent_idp.i18n import TRANSLATIONS
+assert not str(TRANSLATIONS).startswith({root!r}), TRANSLATIONS
+english = Translations.load(str(TRANSLATIONS), ["en"])
+assert english.gettext("Continuer") == "Continue", english
 """
 
 

@@ -1,0 +1,119 @@
+"""The pages' and mails' language: French (the reference wording) or English.
+
+French is the source language: the texts in templates and code are the msgids, taken from
+the ENT's own guide; ``translations/<code>/LC_MESSAGES/messages.po`` translates them (see the
+README's Translations). A request's language is the user's explicit choice (the cookie the
+switch in every page's header sets), else the best match of ``Accept-Language`` among
+``LANGUAGES``, else French. Mails are rendered in the language of the request that causes
+them; work done later (« Mot de passe oublié ») stores that language and renders under
+``force_locale``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, current_app, has_request_context, request, url_for
+from flask_babel import Babel, get_locale
+
+# Each language, named in itself (the switch shows the other ones).
+LANGUAGES = {"fr": "Français", "en": "English"}
+DEFAULT = "fr"
+COOKIE = "ent_idp_lang"
+COOKIE_MAX_AGE = 365 * 24 * 3600
+TRANSLATIONS = Path(__file__).resolve().parent / "translations"
+
+
+def init_app(app: Flask) -> None:
+    for code in LANGUAGES:
+        catalogue = TRANSLATIONS / code / "LC_MESSAGES" / "messages.mo"
+        if code != DEFAULT and not catalogue.is_file():
+            raise FileNotFoundError(
+                f"the {LANGUAGES[code]} catalogue {catalogue} is missing: run "
+                "'make translations-compile' in a checkout, or reinstall ent-idp"
+            )
+    app.config["BABEL_DEFAULT_LOCALE"] = DEFAULT
+    app.config["BABEL_DEFAULT_TIMEZONE"] = "UTC"
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
+    Babel(app, locale_selector=select_language)
+    # Whitespace inside {% trans %} blocks is collapsed, as when they are extracted (babel.cfg).
+    app.jinja_env.policies["ext.i18n.trimmed"] = True
+    app.jinja_env.globals.update(
+        page_language=current_language,
+        other_languages=other_languages,
+        cgu_text=cgu_text,
+    )
+    app.after_request(_vary)
+
+
+def select_language() -> str | None:
+    """The user's choice, else Accept-Language's best supported match, else French."""
+    if not has_request_context():
+        return None  # the default, unless force_locale says otherwise
+    chosen = request.cookies.get(COOKIE)
+    if chosen in LANGUAGES:
+        return chosen
+    return request.accept_languages.best_match(LANGUAGES, default=DEFAULT)
+
+
+def current_language() -> str:
+    """The language code of what is being rendered (``fr``, ``en``)."""
+    locale = get_locale()
+    return locale.language if locale is not None else DEFAULT
+
+
+def other_languages() -> list[dict[str, str]]:
+    """The switch's links: each other language, named in itself, back to this very page."""
+    here = current_language()
+    back = back_path()
+    return [
+        {"code": code, "name": name, "url": url_for("language.switch", code=code, next=back)}
+        for code, name in LANGUAGES.items()
+        if code != here
+    ]
+
+
+def back_path() -> str:
+    """Where the switch brings the user back: this page, as a GET can show it again."""
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    if request.method == "GET" or adapter.test(request.path, method="GET"):
+        return local_path(request.full_path.rstrip("?")) or "/"
+    # A page answering a POST to a URL that only takes posts (« Mon compte » forms): the
+    # page the form was on.
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc == request.host:
+        return local_path(referrer._replace(scheme="", netloc="").geturl()) or "/"
+    return "/"
+
+
+def local_path(target: str | None) -> str | None:
+    """``target`` if it is a path on this site, else None: never a way off the site.
+
+    No scheme, no host, no ``//`` (a host to browsers), no backslash (``/\\evil`` is
+    ``//evil`` to some), no whitespace or control characters.
+    """
+    if not target or len(target) > 2048 or not target.startswith("/") or target[1:2] == "/":
+        return None
+    if any(ord(c) <= 0x20 or ord(c) == 0x7F or c == "\\" for c in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def cgu_text() -> tuple[str, list[str]]:
+    """The CGU paragraphs in the page's language if configured, else in French."""
+    texts = current_app.config["CGU_TEXTS"]
+    language = current_language()
+    if language in texts:
+        return language, texts[language]
+    return DEFAULT, texts[DEFAULT]
+
+
+def _vary(response: Response) -> Response:
+    if request.endpoint != "static":
+        response.vary.add("Accept-Language")
+        response.vary.add("Cookie")
+    return response
