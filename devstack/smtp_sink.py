@@ -32,7 +32,10 @@ class _Handler:
         data = envelope.original_content or envelope.content
         # SMTP carries lines ending in CRLF; store them the Unix way, as local delivery
         # does, so a parsed body reads back exactly what the application wrote.
-        tmp.write_bytes(data.replace(b"\r\n", b"\n"))
+        # As an MTA's Received header would, say which SMTP connection brought it.
+        host, port = session.peer[:2]
+        peer = f"X-Peer: {host}:{port}\n".encode()
+        tmp.write_bytes(peer + data.replace(b"\r\n", b"\n"))
         os.replace(tmp, self.maildir / name)  # readers never see half a message
         return "250 Message accepted for delivery"
 

@@ -88,12 +88,13 @@ def mail_worker(config_file: str | None, once: bool) -> None:
     from . import recovery
     from .exceptions import DirectoryUnavailable
     from .extensions import services
-    from .mails import send_now
+    from .mails import Sender
 
     app = _app(config_file)
     socket.setdefaulttimeout(app.config["MAIL_TIMEOUT"])
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    sender = Sender()
     with app.app_context():
         queue = services().mail_queue
         retry = app.config["MAIL_RETRY_SECONDS"]
@@ -104,7 +105,9 @@ def mail_worker(config_file: str | None, once: bool) -> None:
         while not stopping:
             try:
                 recovery.process_requests()
-                sent = queue.work_once(send_now, wait=1.0, retry_seconds=retry)
+                sent = queue.work_once(sender, wait=1.0, retry_seconds=retry)
+                if not sent:
+                    sender.close()  # the queue is empty: no connection left idle
             except DirectoryUnavailable as exc:
                 log.warning("directory unavailable (%s); waiting", exc)
                 time.sleep(2)
@@ -117,6 +120,7 @@ def mail_worker(config_file: str | None, once: bool) -> None:
                 break
             if once and not sent and queue.pending() == 0:
                 break
+        sender.close()
 
 
 # -- admin commands (the work is in ent_idp/admin.py) ----------------------------------

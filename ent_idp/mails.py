@@ -8,6 +8,7 @@ queued; the mail worker only sends them.
 
 from __future__ import annotations
 
+import smtplib
 from datetime import UTC, datetime
 
 from flask import current_app, render_template
@@ -49,14 +50,54 @@ def queue(message: dict, pipe=None) -> None:
     services().mail_queue.push(message, pipe=pipe)
 
 
-def send_now(message: dict) -> None:
-    """Deliver one queued message over SMTP (the mail worker's job)."""
-    current_app.extensions["mail"].send(
-        Message(
-            subject=message["subject"],
-            recipients=[message["to"]],
-            body=message["text"],
-            html=message["html"],
-            extra_headers={"Content-Language": message.get("lang", "fr")},
-        )
+class Sender:
+    """The mail worker's sender: one SMTP connection, kept while messages keep coming.
+
+    A connection per message costs a TCP handshake, EHLO (and STARTTLS) and QUIT each time;
+    the worker calls ``close`` when the queue is empty, so no connection idles long enough
+    for the server to drop it. If a kept connection was dropped anyway, the message goes out
+    on a new one at once.
+    """
+
+    def __init__(self) -> None:
+        self._connection = None
+
+    def __call__(self, message: dict) -> None:
+        while True:
+            reused = self._connection is not None
+            try:
+                self._connect().send(_message(message))
+                return
+            except (smtplib.SMTPServerDisconnected, ConnectionError):
+                self.close()
+                if not reused:
+                    raise
+            except BaseException:
+                self.close()
+                raise
+
+    def _connect(self):
+        if self._connection is None:
+            connection = current_app.extensions["mail"].connect()
+            connection.__enter__()  # opens the SMTP session
+            self._connection = connection
+        return self._connection
+
+    def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is None or connection.host is None:
+            return
+        try:
+            connection.host.quit()
+        except (smtplib.SMTPException, OSError):
+            connection.host.close()
+
+
+def _message(message: dict) -> Message:
+    return Message(
+        subject=message["subject"],
+        recipients=[message["to"]],
+        body=message["text"],
+        html=message["html"],
+        extra_headers={"Content-Language": message.get("lang", "fr")},
     )

@@ -23,7 +23,7 @@ from devstack.slapd import Slapd
 from devstack.smtp_sink import SmtpSink
 from ent_idp import create_app, recovery
 from ent_idp.extensions import services as app_services
-from ent_idp.mails import send_now
+from ent_idp.mails import Sender
 
 from .accounts import AccountFactory
 from .browser_support import CHROMIUM, CHROMIUM_ARGS, serve
@@ -148,9 +148,11 @@ def deliver(app, stack: Stack):
         with app.app_context():
             recovery.process_requests()
             queue = app_services().mail_queue
+            sender = Sender()  # as the mail worker sends
             for _ in range(50):  # bounded: with SMTP down every try fails and re-queues
-                if not queue.work_once(send_now, wait=0.1, retry_seconds=0):
+                if not queue.work_once(sender, wait=0.1, retry_seconds=0):
                     break
+            sender.close()
         if expected is not None:
             return stack.smtp.wait_for(expected)
         return stack.smtp.messages()
