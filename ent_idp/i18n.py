@@ -75,16 +75,18 @@ def other_languages() -> list[dict[str, str]]:
 
 
 def back_path() -> str:
-    """Where the switch brings the user back: this page, as a GET can show it again."""
+    """Where the switch brings the user back: this page, or the nearest a GET can show.
+
+    A page answering a POST to an address that only takes posts (« Mon compte »'s forms,
+    ``/compte/adresse``) goes back to the page above it (``/compte``).
+    """
     adapter = current_app.url_map.bind_to_environ(request.environ)
-    if request.method == "GET" or adapter.test(request.path, method="GET"):
-        return local_path(request.full_path.rstrip("?")) or "/"
-    # A page answering a POST to a URL that only takes posts (« Mon compte » forms): the
-    # page the form was on.
-    referrer = urlsplit(request.referrer or "")
-    if referrer.netloc == request.host:
-        return local_path(referrer._replace(scheme="", netloc="").geturl()) or "/"
-    return "/"
+    if request.method in ("GET", "HEAD") or adapter.test(request.path, method="GET"):
+        return local_path(request.script_root + request.full_path.rstrip("?")) or "/"
+    path = request.path.rstrip("/")
+    while path and not adapter.test(path, method="GET"):
+        path = path.rsplit("/", 1)[0]
+    return local_path(request.script_root + (path or "/")) or "/"
 
 
 def local_path(target: str | None) -> str | None:

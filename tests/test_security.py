@@ -189,3 +189,34 @@ def test_the_service_account_cannot_read_password_hashes(stack, accounts):
         assert conn.result["result"] == 50, "and it writes only what ent-idp needs"
     finally:
         conn.unbind()
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://evil.example/login",
+        "//evil.example/login",
+        "///evil.example/login",
+        "/\\evil.example/login",
+        "\\\\evil.example/login",
+        "https:evil.example",
+        "javascript:alert(1)",
+        "evil.example/login",
+        " /activation",
+        "/\t/evil.example",
+        "/\r\nSet-Cookie: x=1",
+        "",
+    ],
+)
+def test_the_language_switch_only_leads_back_into_the_app(client, target):
+    """The switch's link says where to come back to; were any URL accepted, a phishing mail
+    could use ent-idp's own address to send pupils to a fake login page (open redirect)."""
+    response = client.get("/langue/en", query_string={"next": target})
+    assert response.status_code == 302
+    assert response.location == "/"
+
+
+def test_the_language_switch_leads_back_to_the_page_it_was_on(client):
+    back = "/activation?service=http%3A%2F%2Fent.test%2Fportail%2F"
+    response = client.get("/langue/en", query_string={"next": back})
+    assert response.location == back
