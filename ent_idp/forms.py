@@ -180,6 +180,11 @@ class PasswordChangeForm(PasswordForm):
         validators=[DataRequired(_l("Saisissez votre mot de passe actuel."))],
     )
 
+    def __iter__(self):
+        """The current password first, as on the page (the error summary follows this order)."""
+        yield self.current
+        yield from (field for field in super().__iter__() if field is not self.current)
+
     def wrong_current(self) -> None:
         self.current.errors = [*self.current.errors, gettext("Mot de passe actuel incorrect.")]
 

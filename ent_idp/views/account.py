@@ -76,6 +76,15 @@ def _page(account: Account, status: int = 200, **forms):
     ), status
 
 
+def _show_message():
+    """Back to the page after a form, at the top where the message is.
+
+    Each form posts to its own section's #anchor, so that a phone shows its errors; without
+    an anchor of its own, the redirect would keep that one and hide the message.
+    """
+    return redirect(url_for("account.index", _anchor="contenu"))
+
+
 @bp.get("")
 def index():
     ticket = request.args.get("ticket")
@@ -119,7 +128,7 @@ def change_backup_mail():
         return _page(account, 400, mail_form=form)
     account_ops.request_backup_change(account, form.backup_mail.data.strip())
     flash("backup-sent")
-    return redirect(url_for("account.index"))
+    return _show_message()
 
 
 @bp.post("/redirection")
@@ -130,7 +139,7 @@ def change_forwarding():
         return _page(account, 400, forward_form=form)
     account_ops.set_forwarding(account, form.forward.data)
     flash("forward-saved")
-    return redirect(url_for("account.index"))
+    return _show_message()
 
 
 @bp.post("/mot-de-passe")
@@ -149,10 +158,10 @@ def change_password():
             form.reject(exc.reason)
         except (Conflict, AccountBusy):
             flash("changed-meanwhile")
-            return redirect(url_for("account.index"))
+            return _show_message()
         else:
             flash("password-changed")
-            return redirect(url_for("account.index"))
+            return _show_message()
     return _page(account, 400, password_form=form)
 
 
