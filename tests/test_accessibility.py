@@ -1,35 +1,44 @@
-"""Every page passes axe-core's WCAG 2.0/2.1 A and AA rules in Chromium (RGAA's basis).
+"""Every page a user can meet, checked on a phone (360×740) in Chromium:
 
-axe-core comes from npm (tests/axe/package.json, installed by ``make test``) and is injected
-into each page as the user sees it, errors included.
+- axe-core's WCAG 2.0/2.1 A and AA rules (RGAA's basis) find nothing; axe-core comes from npm
+  (tests/axe/package.json, installed by ``make test``) and is injected into each page as the
+  user sees it, errors included;
+- every touch target is at least 44×44 CSS px (WCAG 2.5.5): buttons, fields, checkboxes
+  together with their label, links, except links inside a sentence (WCAG's inline exception);
+- nothing scrolls sideways (WCAG 1.4.10, reflow).
+
+Each test is a tour through one part of the product, reached the way users reach it (the real
+CAS server, mails from the mail worker, real throttling, a real fault); ``Tour`` in
+browser_support.py does the checks and saves screenshots at 360×740 and 1280×800 in
+``var/screenshots/<flow>/<viewport>/`` (the activation steps are photographed by
+test_browser.py).
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+import contextlib
 
 import pytest
-from playwright.sync_api import Page
+import requests
+from flask import Flask, abort
+from playwright.sync_api import Page, expect
 
-from .browser_support import VIEWPORTS
+from devstack.ports import free_port
+
+from .browser_support import VIEWPORTS, Tour, serve
+from .conftest import CGU_VERSION, INTERRUPT_PASSWORD, services_of
 from .pages import link_in
 
 pytestmark = pytest.mark.browser
 
-AXE = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
-TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+PASSWORD = "Deja-Actif-2026!"
+NEW_PASSWORD = "Tr0mbone-Vert-Soleil!"
 
 
-def violations(page: Page) -> list[dict]:
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate(
-        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", TAGS
-    )
-    return [
-        {"id": v["id"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]][:3]}
-        for v in result["violations"]
-    ]
+@pytest.fixture
+def settings(settings, live_url, cas_server):
+    """The live app and the mail worker agree on the public URL; CAS is the real one."""
+    return {**settings, "PUBLIC_URL": live_url, "CAS_URL": cas_server.url}
 
 
 @pytest.fixture
@@ -43,69 +52,337 @@ def page(browser, live_app):
     context.close()
 
 
-def check(page: Page, seen: dict, name: str) -> None:
-    seen[name] = violations(page)
+@pytest.fixture
+def tour(page):
+    return Tour(page)
 
 
-def test_every_page_of_the_activation_passes_axe(page, live_app, accounts, deliver):
+def press(page: Page, button: str = "Continuer") -> int:
+    """Click a submit button; return the HTTP status of the page it leads to."""
+    with page.expect_navigation() as navigation:
+        page.get_by_role("button", name=button).click()
+    return navigation.value.status
+
+
+def identify(page: Page, login: str, password: str) -> int:
+    page.get_by_label("Identifiant").fill(login)
+    page.get_by_label("Mot de passe").first.fill(password)
+    return press(page)
+
+
+def choose_password(page: Page, password: str, confirm: str | None = None) -> int:
+    page.get_by_label("Mot de passe", exact=True).fill(password)
+    page.get_by_label("Confirmation mot de passe").fill(password if confirm is None else confirm)
+    return press(page)
+
+
+def test_the_activation_and_the_validation_link(tour, page, live_app, accounts, deliver):
     account = accounts.create("pending")
-    seen: dict[str, list] = {}
     page.goto(f"{live_app}activation")
-    check(page, seen, "identification")
-    page.get_by_role("button", name="Continuer").click()
-    check(page, seen, "identification-erreurs")
-    page.get_by_label("Identifiant").fill(account["login"])
-    page.get_by_label("Mot de passe provisoire").fill("faux")
-    page.get_by_role("button", name="Continuer").click()
-    check(page, seen, "identification-refus")
-    page.get_by_label("Mot de passe provisoire").fill(account["password"])
-    page.get_by_role("button", name="Continuer").click()
-    check(page, seen, "cgu")
-    page.get_by_role("button", name="Continuer").click()
-    check(page, seen, "cgu-erreur")
+    tour.visit("identification")
+    press(page)
+    tour.visit("identification-erreurs")
+    identify(page, account["login"], "faux")
+    tour.visit("identification-refus")
+    identify(page, account["login"], account["password"])
+    tour.visit("cgu")
+    press(page)
+    tour.visit("cgu-erreur")
     page.get_by_label("J'ai lu et j'accepte").check()
-    page.get_by_role("button", name="Continuer").click()
-    check(page, seen, "adresses")
-    page.get_by_role("button", name="Continuer").click()
-    check(page, seen, "adresses-erreurs")
+    press(page)
+    tour.visit("adresses")
+    press(page)
+    tour.visit("adresses-erreurs")
     page.get_by_label("Adresse électronique de secours", exact=True).fill("emma.perso@example.net")
     page.get_by_label("Confirmation de l'adresse").fill("emma.perso@example.net")
-    page.get_by_role("button", name="Continuer").click()
-    check(page, seen, "mot-de-passe")
-    page.get_by_label("Mot de passe", exact=True).fill("court")
-    page.get_by_role("button", name="Continuer").click()
-    check(page, seen, "mot-de-passe-erreurs")
-    page.get_by_label("Mot de passe", exact=True).fill("Tr0mbone-Vert-Soleil!")
-    page.get_by_label("Confirmation mot de passe").fill("Tr0mbone-Vert-Soleil!")
-    page.get_by_role("button", name="Continuer").click()
-    check(page, seen, "compte-active")
+    page.get_by_label("Rediriger mes messages internes ENT").check()
+    press(page)
+    tour.visit("mot-de-passe")
+    page.get_by_label("Afficher le mot de passe").check()
+    choose_password(page, "court")
+    tour.visit("mot-de-passe-erreurs")
+    choose_password(page, NEW_PASSWORD)
+    expect(page.get_by_role("heading", name="Compte activé !")).to_be_visible()
+    tour.visit("compte-active")
+
+    tour.photograph("validation")
     [message] = deliver(1)
     page.goto(link_in(message))
-    check(page, seen, "lien-de-validation")
-    page.get_by_role("button", name="Valider mon adresse").click()
-    check(page, seen, "adresse-validee")
-    assert {name: found for name, found in seen.items() if found} == {}, json.dumps(
-        seen, indent=1, ensure_ascii=False
+    tour.visit("lien")
+    press(page, "Valider mon adresse")
+    expect(page.get_by_role("heading", name="Adresse validée")).to_be_visible()
+    tour.visit("adresse-validee")
+    page.goto(link_in(message))
+    expect(page.get_by_role("heading", name="Lien déjà utilisé")).to_be_visible()
+    tour.visit("lien-deja-utilise")
+    press(page, "Recevoir un nouveau lien")
+    expect(page.get_by_role("heading", name="Adresse déjà validée")).to_be_visible()
+    tour.visit("nouveau-lien-inutile")
+    page.goto(f"{live_app}validation/inconnu")
+    tour.visit("lien-inconnu")
+    tour.assert_clean()
+
+
+def test_the_reset_and_the_new_cgu_flows(tour, page, live_app, accounts):
+    reset = accounts.create(
+        "reset",
+        password="Reinit-2026",
+        backup_mail="bruno.perso@example.net",
+        backup_verified=True,
+        cgu_version="2024-09",
     )
+    page.goto(f"{live_app}reinitialisation")
+    tour.visit("reinitialisation-identification")
+    identify(page, reset["login"], reset["password"])
+    expect(page.get_by_text("Les Conditions Générales d'Utilisation ont changé")).to_be_visible()
+    tour.visit("reinitialisation-cgu")
+    page.get_by_label("J'ai lu et j'accepte").check()
+    press(page)
+    tour.visit("reinitialisation-adresses")
+    press(page)
+    choose_password(page, "Nouveau-Depart-2026!", "Nouveau-Depart-2027!")
+    tour.visit("reinitialisation-mot-de-passe-erreurs")
+    choose_password(page, "Nouveau-Depart-2026!")
+    expect(page.get_by_role("heading", name="Compte activé !")).to_be_visible()
+    tour.visit("reinitialisation-compte-active")
+
+    tour.photograph("conditions")
+    old_cgu = accounts.create("active", password=PASSWORD, cgu_version="2024-09")
+    page.goto(f"{live_app}conditions")
+    tour.visit("identification")
+    identify(page, old_cgu["login"], "Pas-Le-Bon-2026!")
+    expect(page.get_by_role("alert")).to_contain_text("Identifiant ou mot de passe incorrect.")
+    tour.visit("identification-refus")
+    identify(page, old_cgu["login"], PASSWORD)
+    tour.visit("cgu")
+    press(page)
+    tour.visit("cgu-erreur")
+    page.get_by_label("J'ai lu et j'accepte").check()
+    press(page)
+    expect(page.get_by_role("heading", name="Conditions acceptées")).to_be_visible()
+    tour.visit("conditions-acceptees")
+    page.goto(f"{live_app}conditions")
+    identify(page, old_cgu["login"], PASSWORD)
+    expect(page.get_by_role("heading", name="Votre compte est à jour")).to_be_visible()
+    tour.visit("compte-a-jour")
+    tour.assert_clean()
 
 
-def test_the_other_pages_pass_axe(page, live_app, accounts):
-    seen: dict[str, list] = {}
-    for name, path in [
-        ("accueil", ""),
-        ("reinitialisation", "reinitialisation"),
-        ("conditions", "conditions"),
-        ("mot-de-passe-oublie", "mot-de-passe-oublie"),
-        ("lien-inconnu", "validation/inconnu"),
-        ("lien-oublie-inconnu", "mot-de-passe-oublie/lien/inconnu"),
-        ("404", "nulle-part"),
+def test_the_side_pages_of_the_flows(tour, page, live_app, accounts, app, stack):
+    """Already active, session expired, busy, conflict, and where CAS's interrupt sends users."""
+    tour.photograph("situations")
+    page.goto(f"{live_app}")
+    tour.visit("accueil")
+    active = accounts.create("active", password=PASSWORD, cgu_version=CGU_VERSION)
+    page.goto(f"{live_app}activation")
+    identify(page, active["login"], PASSWORD)
+    expect(page.get_by_role("heading", name="Votre compte est déjà actif")).to_be_visible()
+    tour.visit("compte-deja-actif")
+
+    pending = accounts.create("pending")
+    page.goto(f"{live_app}activation")
+    identify(page, pending["login"], pending["password"])
+    redis = services_of(app).redis
+    for key in redis.scan_iter("ent-idp:flow:*"):
+        redis.delete(key)
+    page.goto(f"{live_app}activation/cgu")
+    expect(page.get_by_text("Votre session a expiré")).to_be_visible()
+    tour.visit("session-expiree")
+
+    identify(page, pending["login"], pending["password"])
+    page.get_by_label("J'ai lu et j'accepte").check()
+    press(page)
+    page.get_by_label("Adresse électronique de secours", exact=True).fill("emma.perso@example.net")
+    page.get_by_label("Confirmation de l'adresse").fill("emma.perso@example.net")
+    press(page)
+    with services_of(app).flows.account_lock(pending["dn"]) as held:
+        assert held
+        assert choose_password(page, NEW_PASSWORD) == 409
+    expect(page.get_by_role("heading", name="Votre compte est en cours")).to_be_visible()
+    tour.visit("compte-occupe")
+    admin = stack.slapd.admin_connection()
+    admin.modify(pending["dn"], {"userPassword": [("MODIFY_REPLACE", ["Autre-Provisoire-2026"])]})
+    admin.unbind()
+    page.goto(f"{live_app}activation/mot-de-passe")
+    assert choose_password(page, NEW_PASSWORD) == 409
+    expect(page.get_by_role("heading", name="Votre compte a déjà été traité")).to_be_visible()
+    tour.visit("compte-deja-traite")
+
+    for kind, account in [
+        ("activation", accounts.create("pending")),
+        ("reinitialisation", accounts.create("reset")),
+        ("conditions", accounts.create("active", password=PASSWORD, cgu_version="2024-09")),
     ]:
-        page.goto(live_app + path)
-        check(page, seen, name)
-    page.goto(f"{live_app}mot-de-passe-oublie")
-    page.get_by_label("Identifiant").fill("quelqu.un")
-    page.get_by_role("button", name="Continuer").click()
-    check(page, seen, "mot-de-passe-oublie-envoye")
-    assert {name: found for name, found in seen.items() if found} == {}, json.dumps(
-        seen, indent=1, ensure_ascii=False
+        answer = requests.get(
+            f"{live_app}api/cas/interrupt",
+            params={"username": account["login"], "service": "http://ent.test/portail/"},
+            auth=("cas", INTERRUPT_PASSWORD),
+            timeout=10,
+        ).json()
+        assert answer["interrupt"] is True, answer
+        [link] = answer["links"].values()
+        assert link.startswith(f"{live_app}{kind}?service="), link
+        page.goto(link)
+        tour.visit(f"interruption-{kind}")
+    tour.assert_clean()
+
+
+def log_in_at_cas(page: Page, live_app: str, login: str, password: str) -> None:
+    page.goto(f"{live_app}compte")
+    page.locator("#id_username").fill(login)
+    page.locator("#id_password").fill(password)
+    page.locator("#login_submit").click()
+    expect(page.get_by_role("heading", name="Mon compte", exact=True)).to_be_visible()
+
+
+def test_mon_compte(tour, page, live_app, accounts, app):
+    """« Mon compte » through the real CAS: each form with its errors and its message."""
+    account = accounts.create(
+        "active",
+        password=PASSWORD,
+        backup_mail="emma.perso@example.net",
+        backup_verified=True,
+        cgu_version=CGU_VERSION,
+        forward=True,
     )
+    tour.photograph("compte")
+    log_in_at_cas(page, live_app, account["login"], PASSWORD)
+    tour.visit("compte")
+
+    assert press(page, "Envoyer le lien de validation") == 400
+    expect(
+        page.locator("#erreurs"), "a phone shows the errors, not the page's top"
+    ).to_be_in_viewport()
+    tour.visit("adresse-erreurs")
+    page.get_by_label("Adresse électronique de secours", exact=True).fill("nouvelle@example.net")
+    page.get_by_label("Confirmation de l'adresse").fill("nouvelle@example.net")
+    press(page, "Envoyer le lien de validation")
+    expect(page.get_by_role("status"), "the message, not the form").to_be_in_viewport()
+    expect(page.get_by_text("lien envoyé")).to_be_visible()
+    tour.visit("adresse-lien-envoye")
+
+    page.get_by_label("Rediriger mes messages internes ENT").uncheck()
+    press(page, "Enregistrer")
+    expect(page.get_by_text("Votre choix de redirection est enregistré.")).to_be_visible()
+    tour.visit("redirection-enregistree")
+
+    assert press(page, "Changer mon mot de passe") == 400
+    expect(page.locator("#erreurs")).to_be_in_viewport()
+    summary = page.locator("#erreurs a").evaluate_all("links => links.map(a => a.hash)")
+    assert summary == ["#mdp-current", "#mdp-password", "#mdp-confirm"], "in the page's order"
+    tour.visit("mot-de-passe-erreurs")
+    page.get_by_label("Mot de passe actuel").fill("Pas-Le-Bon-2026!")
+    page.get_by_label("Nouveau mot de passe", exact=True).fill(NEW_PASSWORD)
+    page.get_by_label("Confirmation du nouveau mot de passe").fill(NEW_PASSWORD)
+    assert press(page, "Changer mon mot de passe") == 400
+    expect(page.get_by_text("Mot de passe actuel incorrect.").first).to_be_visible()
+    tour.visit("mot-de-passe-actuel-incorrect")
+    page.get_by_label("Mot de passe actuel").fill(PASSWORD)
+    page.get_by_label("Nouveau mot de passe", exact=True).fill(NEW_PASSWORD)
+    page.get_by_label("Confirmation du nouveau mot de passe").fill(NEW_PASSWORD)
+    with services_of(app).flows.account_lock(account["dn"]) as held:
+        assert held
+        press(page, "Changer mon mot de passe")
+    expect(page.get_by_text("Votre compte a été modifié entre-temps")).to_be_in_viewport()
+    tour.visit("compte-modifie-entre-temps")
+    page.get_by_label("Mot de passe actuel").fill(PASSWORD)
+    page.get_by_label("Nouveau mot de passe", exact=True).fill(NEW_PASSWORD)
+    page.get_by_label("Confirmation du nouveau mot de passe").fill(NEW_PASSWORD)
+    press(page, "Changer mon mot de passe")
+    expect(page.get_by_text("Votre mot de passe a été changé.")).to_be_in_viewport()
+    tour.visit("mot-de-passe-change")
+
+    page.goto(f"{live_app}compte?ticket=ST-1-pas-un-vrai-ticket")
+    expect(page.get_by_role("heading", name="Connexion impossible")).to_be_visible()
+    tour.visit("connexion-impossible")
+    page.goto(f"{live_app}compte")
+    page.get_by_role("button", name="Se déconnecter").click()
+    page.wait_for_url(live_app)  # through CAS logout, back to ent-idp's home
+    tour.visit("deconnecte")
+    tour.assert_clean()
+
+
+def test_mot_de_passe_oublie(tour, page, live_app, accounts, app, deliver):
+    account = accounts.create(
+        "active",
+        password=PASSWORD,
+        backup_mail="emma.perso@example.net",
+        backup_verified=True,
+        cgu_version=CGU_VERSION,
+    )
+    tour.photograph("mot-de-passe-oublie")
+    page.goto(f"{live_app}mot-de-passe-oublie")
+    tour.visit("demande")
+    press(page)
+    tour.visit("demande-erreurs")
+    page.get_by_label("Identifiant").fill(account["login"])
+    press(page)
+    tour.visit("demande-envoyee")
+
+    [message] = deliver(1)
+    link = link_in(message, "mot-de-passe-oublie/lien")
+    page.goto(link)
+    tour.visit("lien")
+    press(page, "Choisir un nouveau mot de passe")
+    tour.visit("nouveau-mot-de-passe")
+    choose_password(page, "court")
+    tour.visit("nouveau-mot-de-passe-erreurs")
+    with services_of(app).flows.account_lock(account["dn"]) as held:
+        assert held
+        assert choose_password(page, NEW_PASSWORD) == 409
+    tour.visit("compte-occupe")
+    page.goto(f"{live_app}mot-de-passe-oublie/nouveau")
+    choose_password(page, NEW_PASSWORD)
+    expect(page.get_by_role("heading", name="Mot de passe changé")).to_be_visible()
+    tour.visit("mot-de-passe-change")
+    page.goto(link)
+    expect(page.get_by_role("heading", name="Lien déjà utilisé")).to_be_visible()
+    tour.visit("lien-deja-utilise")
+    page.goto(f"{live_app}mot-de-passe-oublie/lien/inconnu")
+    tour.visit("lien-inconnu")
+    tour.assert_clean()
+
+
+def _broken_routes(app: Flask) -> None:
+    """Test-only routes: the shipped app has no way to fail on purpose."""
+
+    def fails():
+        raise RuntimeError("a bug")
+
+    app.add_url_rule("/panne", "panne", fails)
+    app.add_url_rule("/demande-incorrecte", "demande_incorrecte", lambda: abort(400))
+
+
+def test_the_error_pages(tour, page, live_app, settings, accounts):
+    """400, 404, 429, 500 and 503 as users get them."""
+    tour.photograph("erreurs")
+    # A second app whose directory is unreachable (nothing listens there), with two test-only
+    # routes for a bug (500) and a request it cannot understand (400).
+    broken = f"http://127.0.0.1:{free_port()}/"
+    unreachable = {**settings, "LDAP_URL": f"ldap://127.0.0.1:{free_port()}"}
+    with contextlib.contextmanager(serve)(unreachable, broken, _broken_routes):
+        page.goto(f"{broken}activation")
+        assert identify(page, "emma.durand", "Provisoire-2026") == 503
+        expect(page.get_by_role("heading", name="Service momentanément")).to_be_visible()
+        tour.visit("503-service-indisponible")
+        assert page.goto(f"{broken}panne").status == 500
+        tour.visit("500-erreur")
+        assert page.goto(f"{broken}demande-incorrecte").status == 400
+        tour.visit("400-demande-incorrecte")
+
+    assert page.goto(f"{live_app}nulle-part").status == 404
+    tour.visit("404-page-introuvable")
+    page.goto(f"{live_app}activation")
+    page.context.clear_cookies()  # the session ended while the page stayed open
+    assert identify(page, "emma.durand", "Provisoire-2026") == 400
+    expect(page.get_by_role("heading", name="Cette page a expiré")).to_be_visible()
+    tour.visit("400-page-expiree")
+
+    account = accounts.create("pending")
+    page.goto(f"{live_app}activation")
+    for _ in range(5):
+        assert identify(page, account["login"], "Mauvais-2026") == 200
+    assert identify(page, account["login"], account["password"]) == 429
+    expect(page.get_by_role("alert")).to_contain_text("Trop de tentatives")
+    tour.visit("429-trop-de-tentatives")
+    tour.assert_clean()
