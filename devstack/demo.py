@@ -43,7 +43,8 @@ def write_config(slapd: Slapd, redis: RedisServer) -> Path:
         f"""# Written by devstack/demo.py for the demo; see config/ent-idp.example.toml.
 secret_key = "{secrets.token_urlsafe(32)}"
 public_url = "{APP_URL}"
-ent_name = "ENT de démonstration"
+# A proper name, shown as is on the French and the English pages.
+ent_name = "ENT Val de Loire"
 allowed_hosts = ["localhost"]
 
 [ldap]
@@ -69,12 +70,13 @@ interrupt_password = "{INTERRUPT_PASSWORD}"
 [mail]
 server = "127.0.0.1"
 port = {SMTP_PORT}
-sender = "ENT de démonstration <ne-pas-repondre@ent.test>"
+sender = "ENT Val de Loire <ne-pas-repondre@ent.test>"
 retry_seconds = 5
 
 [cgu]
 version = "2026-09"
 text_file = "{ROOT / "config" / "cgu.example.txt"}"
+text_file_en = "{ROOT / "config" / "cgu.example.en.txt"}"
 """,
         encoding="utf-8",
     )

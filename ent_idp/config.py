@@ -232,11 +232,14 @@ def _derive(settings: dict, base_dir: Path) -> None:
     for name in ("PUBLIC_URL", "CAS_URL"):
         if not settings[name].endswith("/"):
             settings[name] += "/"
-    # The CGU text by language: French always, English when configured (else the English
-    # pages show the French text, marked as French).
+    # The CGU text by language: French always, another language when its text_file_<code> is
+    # set (else its pages show the French text, marked as French).
     settings["CGU_TEXTS"] = {"fr": _cgu_paragraphs(settings, "text_file", base_dir)}
-    if settings["CGU_TEXT_FILE_EN"]:
-        settings["CGU_TEXTS"]["en"] = _cgu_paragraphs(settings, "text_file_en", base_dir)
+    for section, key in DEFAULTS:
+        if section == "cgu" and key.startswith("text_file_") and settings[flask_name(section, key)]:
+            settings["CGU_TEXTS"][key.removeprefix("text_file_")] = _cgu_paragraphs(
+                settings, key, base_dir
+            )
     public = urlsplit(settings["PUBLIC_URL"])
     settings["SESSION_COOKIE_SECURE"] = public.scheme == "https"
     # Requests for any other Host are refused (400): nothing is built from the request's host.
