@@ -12,7 +12,6 @@ import smtplib
 from datetime import UTC, datetime
 
 from flask import current_app, render_template
-from flask_babel import format_datetime, gettext
 from flask_mail import Message
 
 from .extensions import services
@@ -40,10 +39,7 @@ def password_reset_mail(to: str, *, link: str, login: str, minutes: int) -> dict
 
 
 def password_changed_mail(to: str, *, login: str) -> dict:
-    # TRANSLATORS: a date pattern (Unicode LDML): dd day, MM or MMMM month, yyyy year,
-    # HH:mm hours and minutes; text in single quotes is copied as is.
-    when = format_datetime(datetime.now(UTC), gettext("dd/MM/yyyy 'à' HH:mm 'UTC'"))
-    return _render("password_changed", to, login=login, when=when)
+    return _render("password_changed", to, login=login, changed=datetime.now(UTC))
 
 
 def queue(message: dict, pipe=None) -> None:
