@@ -267,6 +267,9 @@ def error_tour(tour: Tour) -> None:
     tour.page("429", client.get("/_test/429"), 429)
     tour.page("500", client.get("/_test/500"), 500)
     tour.page("503", client.get("/_test/503"), 503)
+    unknown_host = client.get("/activation", headers={"Host": "ailleurs.example"})
+    assert unknown_host.status_code == 400 and unknown_host.mimetype == "text/plain"
+    tour.check("400, unknown host", Reading(tour.language, [unknown_host.get_data(as_text=True)]))
 
 
 def interrupt_tour(tour: Tour) -> None:

@@ -6,6 +6,7 @@ import logging
 
 import redis
 from flask import Flask, Response, render_template
+from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, SecurityError
 
@@ -32,8 +33,10 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(SecurityError)
     def untrusted_host(exc: SecurityError):
-        # No URL can be built for an untrusted Host: a bare answer, nothing from the request.
-        return Response("400 Bad Request: unknown host\n", 400, mimetype="text/plain")
+        # No URL can be built for an untrusted Host: a bare answer, nothing from the request
+        # but the language to say it in.
+        message = gettext("400 Requête incorrecte : nom d'hôte inconnu.")
+        return Response(message + "\n", 400, mimetype="text/plain")
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
