@@ -264,6 +264,7 @@ def error_tour(tour: Tour) -> None:
     tour.page("405, shown as a 404", client.post("/"), 405)
     tour.page("400, form expired", client.post("/activation", data={"login": "x"}), 400)
     tour.page("400", client.get("/_test/400"), 400)
+    tour.page("403", client.get("/_test/403"), 403)
     tour.page("429", client.get("/_test/429"), 429)
     tour.page("500", client.get("/_test/500"), 500)
     tour.page("503", client.get("/_test/503"), 503)
