@@ -235,8 +235,9 @@ def log_in_at_cas(page: Page, live_app: str, login: str, password: str) -> None:
     expect(page.get_by_role("heading", name="Mon compte", exact=True)).to_be_visible()
 
 
-def test_mon_compte(tour, page, live_app, accounts, app):
-    """« Mon compte » through the real CAS: each form with its errors and its message."""
+def test_mon_compte(tour, page, live_app, accounts, app, stack):
+    """« Mon compte » through the real CAS: each form with its errors and its message, and
+    the 403 page of a user whose account left the directory."""
     account = accounts.create(
         "active",
         password=PASSWORD,
@@ -295,10 +296,11 @@ def test_mon_compte(tour, page, live_app, accounts, app):
     page.goto(f"{live_app}compte?ticket=ST-1-pas-un-vrai-ticket")
     expect(page.get_by_role("heading", name="Connexion impossible")).to_be_visible()
     tour.visit("connexion-impossible")
-    page.goto(f"{live_app}compte")
-    page.get_by_role("button", name="Se déconnecter").click()
-    page.wait_for_url(live_app)  # through CAS logout, back to ent-idp's home
-    tour.visit("deconnecte")
+    admin = stack.slapd.admin_connection()  # the account left the directory meanwhile
+    admin.delete(account["dn"])
+    admin.unbind()
+    assert page.goto(f"{live_app}compte").status == 403
+    tour.visit("403-compte-disparu")
     tour.assert_clean()
 
 
