@@ -14,8 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, has_request_context, request, url_for
-from flask_babel import Babel, get_locale
+from babel.support import NullTranslations
+from flask import Flask, Response, current_app, g, has_request_context, request, url_for
+from flask_babel import Babel, get_locale, get_translations
 
 # Each language, named in itself (the switch shows the other ones).
 LANGUAGES = {"fr": "Français", "en": "English"}
@@ -37,6 +38,13 @@ def init_app(app: Flask) -> None:
     app.config["BABEL_DEFAULT_TIMEZONE"] = "UTC"
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
     Babel(app, locale_selector=select_language)
+    # The same callables as Flask-Babel's, with the request's catalogue looked up once per
+    # request instead of at every text of a page.
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda message: _catalogue().ugettext(message),
+        ngettext=lambda singular, plural, n: _catalogue().ungettext(singular, plural, n),
+        newstyle=True,
+    )
     # Whitespace inside {% trans %} blocks is collapsed, as when they are extracted (babel.cfg).
     app.jinja_env.policies["ext.i18n.trimmed"] = True
     app.jinja_env.globals.update(
@@ -55,6 +63,15 @@ def select_language() -> str | None:
     if chosen in LANGUAGES:
         return chosen
     return request.accept_languages.best_match(LANGUAGES, default=DEFAULT)
+
+
+def _catalogue() -> NullTranslations:
+    """The translations of the language in force (``force_locale`` included), once per request."""
+    locale = get_locale()
+    found = g.get("_ent_idp_catalogue")
+    if found is None or found[0] is not locale:
+        found = g._ent_idp_catalogue = (locale, get_translations())
+    return found[1]
 
 
 def current_language() -> str:
@@ -80,9 +97,12 @@ def back_path() -> str:
     A page answering a POST to an address that only takes posts (« Mon compte »'s forms,
     ``/compte/adresse``) goes back to the page above it (``/compte``).
     """
+    here = local_path(request.script_root + request.full_path.rstrip("?")) or "/"
+    if request.method in ("GET", "HEAD"):
+        return here
     adapter = current_app.url_map.bind_to_environ(request.environ)
-    if request.method in ("GET", "HEAD") or adapter.test(request.path, method="GET"):
-        return local_path(request.script_root + request.full_path.rstrip("?")) or "/"
+    if adapter.test(request.path, method="GET"):
+        return here
     path = request.path.rstrip("/")
     while path and not adapter.test(path, method="GET"):
         path = path.rsplit("/", 1)[0]
