@@ -60,7 +60,9 @@ def test_activation_in_english_after_the_switch(browser, live_app, accounts, del
 
     switch = page.get_by_role("link", name="English")
     expect(switch).to_have_attribute("hreflang", "en")
-    switch.focus()  # a real link, reached by keyboard
+    page.keyboard.press("Tab")  # « Aller au contenu », then the switch: a real link
+    page.keyboard.press("Tab")
+    expect(switch).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.locator("html")).to_have_attribute("lang", "en")
     assert page.url == f"{live_app}activation?service={SERVICE}"
