@@ -15,7 +15,7 @@ from flask import current_app, render_template
 from flask_mail import Message
 
 from .extensions import services
-from .i18n import current_language
+from .i18n import DEFAULT, current_language
 
 
 def _render(name: str, to: str, **context) -> dict:
@@ -95,5 +95,5 @@ def _message(message: dict) -> Message:
         recipients=[message["to"]],
         body=message["text"],
         html=message["html"],
-        extra_headers={"Content-Language": message.get("lang", "fr")},
+        extra_headers={"Content-Language": message.get("lang", DEFAULT)},
     )
