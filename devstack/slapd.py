@@ -8,6 +8,7 @@ suffix is asked for), so the tests exercise what a deployment applies:
 * ``ppolicy-overlay.ldif``   -- applied with ldapmodify (modules, {ARGON2}, ppolicy overlay)
 * ``acl.ldif``               -- applied with ldapmodify
 * ``ppolicy-default.ldif``   -- added under ou=policies
+* ``decoy.ldif``             -- added (the decoy entry and its policy), with a random password
 
 Usage::
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -37,6 +39,7 @@ REPO = Path(__file__).resolve().parent.parent
 SCHEMA_DIR = REPO / "ldap_schema"
 DEMO_LDIF = Path(__file__).resolve().parent / "demo-accounts.ldif"
 PLACEHOLDER_SUFFIX = "dc=ent,dc=test"
+DECOY_PLACEHOLDER = "REPLACE-WITH-A-RANDOM-PASSWORD"
 SYSTEM_SCHEMA_DIR = Path("/etc/ldap/schema")
 SYSTEM_SCHEMAS = ("core", "cosine", "inetorgperson", "misc")
 MODULE_PATHS = (
@@ -128,6 +131,7 @@ class Slapd:
         self.service_password = service_password
         self.people_dn = f"ou=people,{suffix}"
         self.policies_dn = f"ou=policies,{suffix}"
+        self.decoy_dn = f"cn=ent-idp-decoy,ou=services,{suffix}"
         self.config_dir = self.workdir / "slapd.d"
         self.data_dir = self.workdir / "data"
         self.log_path = self.workdir / "slapd.log"
@@ -333,6 +337,8 @@ ou: policies
                     raise SlapdError(f"applying ldap_schema/{name}: {e}") from None
             self.add_ldif(self._base_entries_ldif())
             self.add_ldif(self._subst((SCHEMA_DIR / "ppolicy-default.ldif").read_text()))
+            decoy = self._subst((SCHEMA_DIR / "decoy.ldif").read_text())
+            self.add_ldif(decoy.replace(DECOY_PLACEHOLDER, secrets.token_urlsafe(32)))
         except BaseException:
             self.stop()
             raise
