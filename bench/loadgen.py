@@ -3,7 +3,7 @@
 Run as its own process (``python -m bench.loadgen SPEC.json RESULT.json``) so that its CPU is
 measured apart from the app's. Each activation is a fresh « browser »: its own keep-alive
 connection, its own cookies, its own client address (``X-Forwarded-For``, the app runs with
-``proxy_count = 1``), and every page of the flow:
+``trusted_proxies = ["127.0.0.1"]``), and every page of the flow:
 
     GET  /activation               200, CSRF token read from the form
     POST /activation               302 -> /activation/cgu

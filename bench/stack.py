@@ -205,13 +205,14 @@ public_url = "{self.app_url}"
 ent_name = "ENT bench"
 # The load generator says which simulated user it is with X-Forwarded-For (one address per
 # user, as a load balancer would): the per-address throttle counts users, not the generator.
-proxy_count = 1
+trusted_proxies = ["127.0.0.1"]
 
 [ldap]
 url = "{self.slapd.url}"
 bind_dn = "{self.slapd.service_dn}"
 bind_password = "{self.slapd.service_password}"
 people_dn = "{self.slapd.people_dn}"
+decoy_dn = "{self.slapd.decoy_dn}"
 
 [redis]
 url = "{self.redis.url}"

@@ -52,6 +52,7 @@ url = "{slapd.url}"
 bind_dn = "{slapd.service_dn}"
 bind_password = "{slapd.service_password}"
 people_dn = "{slapd.people_dn}"
+decoy_dn = "{slapd.decoy_dn}"
 
 [redis]
 url = "{redis.url}"

@@ -8,9 +8,8 @@ import jinja2
 from flask import Flask
 from flask_mail import Mail
 from flask_wtf.csrf import CSRFProtect
-from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import config, extensions, headers, i18n, views
+from . import clients, config, devices, extensions, headers, i18n, views
 from .resources import templates_dir
 
 
@@ -22,14 +21,16 @@ def create_app(overrides: dict | None = None, config_file: str | None = None) ->
         app.jinja_env.undefined = jinja2.StrictUndefined
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
-    if app.config["PROXY_COUNT"]:
-        # Behind N reverse proxies: the client address throttling counts is theirs to tell.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_COUNT"], x_proto=1)
     csrf = CSRFProtect(app)
     Mail(app)
     i18n.init_app(app)
-    extensions.init_app(app)
+    found = extensions.init_app(app)
+    # The client address throttles and audit lines count: forwarded only by trusted proxies.
+    app.wsgi_app = clients.ClientAddresses(
+        app.wsgi_app, app.config["TRUSTED_PROXY_NETWORKS"], found.forwarded_headers.note
+    )
     headers.init_app(app)
+    devices.init_app(app)
 
     views.register(app, csrf)
     return app

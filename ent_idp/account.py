@@ -8,16 +8,12 @@ from __future__ import annotations
 
 from flask import current_app
 
-from . import audit
-from .activation import (
-    check_credentials,
-    notify_password_change,
-    pending_change_key,
-    send_validation,
-)
-from .directory import Account
+from . import audit, devices
+from .activation import notify_password_change, pending_change_key, send_validation
+from .directory import Account, AccountState
 from .exceptions import AccountBusy, Conflict, IdentificationFailed, PasswordRejected
 from .extensions import services
+from .identification import check_credentials
 
 
 def pending_backup_mail(account: Account) -> str | None:
@@ -44,8 +40,9 @@ def set_forwarding(account: Account, wish: bool) -> None:
 def change_password(account: Account, current: str, new: str) -> None:
     """Check the current password by bind, then write the new one (serialized per account)."""
     s = services()
+    devices.remember(account.dn)  # logged in through CAS: this browser has its own bucket
     try:
-        check_credentials(account.login, current)
+        check_credentials(account.login, current, frozenset({AccountState.ACTIVE}))
     except IdentificationFailed:
         audit.event("password-change", account.login, "failed", reason="current-password")
         raise

@@ -9,27 +9,30 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 
-from flask import current_app, has_request_context, request
+from flask import current_app
 
 from . import audit, mails
-from .directory import Account, AccountState, PasswordCheck
+from .directory import Account, AccountState
 from .exceptions import (
     AccountBusy,
     AccountNotFound,
-    AlreadyActive,
     Conflict,
     DirectoryUnavailable,
-    IdentificationFailed,
     NothingToDo,
     PasswordRejected,
-    Throttled,
 )
 from .extensions import services
 from .flows import Flow, Kind
+from .identification import ALL_STATES, check_credentials
 from .tokens import TokenRecord, TokenStatus
 from .urls import public_url_for
 
 VALIDATION = "validate-backup-mail"
+
+
+# The states each flow binds for; any other account gets the decoy bind and the generic
+# answer (an active account on « Activer mon compte » included: its password is not checked).
+COMPLETING = frozenset({AccountState.PENDING, AccountState.RESET})
 
 
 def identify(kind: Kind, login: str, password: str, service: str) -> Flow:
@@ -40,19 +43,13 @@ def identify(kind: Kind, login: str, password: str, service: str) -> Flow:
     version is not the current one, and sends pending or reset ones to their own flow.
     """
     s = services()
-    account = check_credentials(login, password)
+    account = check_credentials(login, password, ALL_STATES if kind is Kind.CGU else COMPLETING)
     current_cgu = current_app.config["CGU_VERSION"]
-    if account.state not in (AccountState.PENDING, AccountState.RESET, AccountState.ACTIVE):
-        audit.event("identification", login, "failed", reason=f"state-{account.state}")
-        raise IdentificationFailed()  # e.g. a blocked account: the generic answer
     if kind is Kind.CGU and account.needs_completion:
         kind = Kind.completing(account)
     elif kind is Kind.CGU and account.cgu_version == current_cgu:
         audit.event("identification", login, "failed", reason="nothing-to-do")
         raise NothingToDo()
-    elif kind is not Kind.CGU and not account.needs_completion:
-        audit.event("identification", login, "failed", reason="already-active")
-        raise AlreadyActive()
     audit.event("identification", login, "ok", flow=kind.value)
     return s.flows.start(kind, account, service, current_cgu)
 
@@ -68,33 +65,6 @@ def flow_needed(login: str) -> Kind | None:
     if account.cgu_version != current_app.config["CGU_VERSION"]:
         return Kind.CGU
     return None
-
-
-def check_credentials(login: str, password: str) -> Account:
-    """The account whose password this is, counted by the throttle before any bind.
-
-    A held-back attempt (Throttled) makes no LDAP call; an attempt the directory could not
-    answer counts nothing against the user.
-    """
-    s = services()
-    try:
-        attempt = s.throttle.attempt(login, request.remote_addr if has_request_context() else None)
-    except Throttled as exc:
-        audit.event("identification", login, "held-back", wait=exc.wait_seconds)
-        raise
-    with attempt:
-        try:
-            account = s.directory.find(login)
-        except AccountNotFound:
-            attempt.failed()
-            audit.event("identification", login, "failed", reason="unknown")
-            raise IdentificationFailed() from None
-        if s.directory.check_password(account.dn, password) is not PasswordCheck.OK:
-            attempt.failed()
-            audit.event("identification", login, "failed", reason="password")
-            raise IdentificationFailed()
-        attempt.succeeded()
-    return account
 
 
 def start_for(account: Account, service: str) -> Flow | None:

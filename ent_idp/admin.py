@@ -15,6 +15,7 @@ import re
 import secrets
 import smtplib
 import threading
+import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +33,8 @@ from .directory import Account, AccountState, Directory
 from .exceptions import AccountNotFound, Conflict, DirectoryUnavailable
 from .extensions import services
 from .recovery import PURPOSE as RESET_LINK
+
+DECOY_PLACEHOLDER = "REPLACE-WITH-A-RANDOM-PASSWORD"  # as shipped in ldap_schema/decoy.ldif
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +136,10 @@ def _reset_account(directory: Directory, account: Account, group: str) -> Report
     except redis.RedisError as exc:
         log.error("reset %s: links mailed before could not be voided: %s", account.login, exc)
         voided = ["failed"]
+    try:
+        services().throttle.clear(account.dn, account.login)  # the help desk lifts the lock
+    except redis.RedisError as exc:
+        log.error("reset %s: its failed attempts could not be forgotten: %s", account.login, exc)
     audit.event("admin-reset", account.login, "ok", state=state.value, voided=voided)
     issued = Issued(
         login=account.login,
@@ -423,6 +430,7 @@ def _when(stamp: str | None) -> str:
 class CheckResult:
     name: str
     failure: str = ""  # empty: the check holds
+    warning: str = ""  # the check holds, but something looks wrong (printed as WARN)
 
     @property
     def ok(self) -> bool:
@@ -456,9 +464,13 @@ def check() -> Iterator[CheckResult]:
         if admin.ok:
             for name, failure in directory.probe_rights():
                 yield CheckResult(f"LDAP: {name}", failure)
+            yield _run(f"LDAP: the decoy entry {config['LDAP_DECOY_DN']} ([ldap] decoy_dn)", _decoy)
             directory.close_admin()
-    yield _run(f"Redis: reachable and writable at {_safe_url(config['REDIS_URL'])}", _redis)
+    redis_check = _run(f"Redis: reachable and writable at {_safe_url(config['REDIS_URL'])}", _redis)
+    yield redis_check
     yield _run(f"SMTP: {config['MAIL_SERVER']}:{config['MAIL_PORT']} answers", _smtp)
+    if redis_check.ok:
+        yield _forwarded_headers()
 
 
 def _schema() -> str:
@@ -469,6 +481,51 @@ def _schema() -> str:
             "(or set the [ldap] profile your directory uses)"
         )
     return ""
+
+
+def _decoy() -> str:
+    """Unknown logins bind here: it must exist, be hashed and cost like an account."""
+    probe = services().directory.probe_decoy(current_app.config["LDAP_DECOY_DN"], DECOY_PLACEHOLDER)
+    fix = "add ldap_schema/decoy.ldif (see the README) or set [ldap] decoy_dn"
+    if not probe.exists:
+        return f"no such entry: {fix}"
+    if probe.placeholder_binds:
+        return "its password is still the placeholder of decoy.ldif: give it a random one"
+    if probe.hashing != probe.account_hashing:
+        return (
+            f"it is hashed {probe.hashing}, the accounts {probe.account_hashing}: a bind on it "
+            "does not cost what a bind on an account costs; re-add it (the directory hashes "
+            "its password on Add)"
+        )
+    if probe.decoy_ms < probe.account_ms / 2:
+        return (
+            f"a wrong bind on it takes {probe.decoy_ms:.1f} ms, on an account "
+            f"{probe.account_ms:.1f} ms: unknown logins would answer faster"
+        )
+    if probe.locked or probe.recorded_failures > 1:
+        return (
+            f"ppolicy locks it or keeps its failures ({probe.recorded_failures} recorded): "
+            "give it the policy of decoy.ldif (pwdLockout FALSE, pwdMaxRecordedFailure 1)"
+        )
+    return ""
+
+
+def _forwarded_headers() -> CheckResult:
+    """Forwarded headers from a peer not in trusted_proxies, seen in the last 24 hours."""
+    name = "client addresses: forwarded headers only from trusted_proxies"
+    seen = services().forwarded_headers.last()
+    if not seen:
+        return CheckResult(name)
+    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(seen["at"]))
+    return CheckResult(
+        name,
+        warning=(
+            f"{seen['peer']} sent {seen['header']} (last at {when}), which is ignored: if it is "
+            "your reverse proxy, add its address to trusted_proxies (ENT_IDP_TRUSTED_PROXIES), "
+            "else every user behind it shares one address and one throttle; if it is not, "
+            "someone is sending forged headers"
+        ),
+    )
 
 
 def _admin_binds() -> str:

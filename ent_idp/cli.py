@@ -80,12 +80,13 @@ def serve(config_file: str | None, bind: str, workers: int, threads: int) -> Non
 def mail_worker(config_file: str | None, once: bool) -> None:
     """Deliver queued mail over SMTP, retrying while the server is down.
 
-    Also handles « Mot de passe oublié » requests, off the request path.
+    Also handles « Mot de passe oublié » and « Débloquer mon compte » requests, off the
+    request path.
     """
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
 
-    from . import recovery
+    from . import recovery, unlock
     from .exceptions import DirectoryUnavailable
     from .extensions import services
     from .mails import Sender
@@ -105,6 +106,7 @@ def mail_worker(config_file: str | None, once: bool) -> None:
         while not stopping:
             try:
                 recovery.process_requests()
+                unlock.process_requests()
                 sent = queue.work_once(sender, wait=1.0, retry_seconds=retry)
                 if not sent:
                     sender.close()  # the queue is empty: no connection left idle
@@ -344,7 +346,9 @@ def check(config_file: str | None) -> None:
     and then deletes under [ldap] people_dn: the service account writes the ent-idp
     attributes, cannot read password hashes nor write other attributes, is held to the
     password policy and is not a password administrator, and the directory hashes the
-    cleartext password it writes; Redis; SMTP.
+    cleartext password it writes; the decoy entry ([ldap] decoy_dn) exists, is hashed like
+    the accounts and never locks; Redis; SMTP; and a WARN line if requests came with
+    forwarded headers from a peer not in trusted_proxies in the last 24 hours.
     """
     from . import admin
 
@@ -361,8 +365,9 @@ def check(config_file: str | None) -> None:
         try:
             for result in admin.check():
                 failed = failed or not result.ok
-                reason = f": {result.failure}" if result.failure else ""
-                click.echo(f"{'ok  ' if result.ok else 'FAIL'}  {result.name}{reason}")
+                reason = result.failure or result.warning
+                mark = "FAIL" if not result.ok else "WARN" if result.warning else "ok  "
+                click.echo(f"{mark}  {result.name}{': ' + reason if reason else ''}")
         finally:
             services().directory.close_admin()
             services().close()

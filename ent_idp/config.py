@@ -10,6 +10,7 @@ run with a one-line message naming the key.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -30,13 +31,14 @@ DEFAULTS: dict[tuple[str, str], Any] = {
     ("brand", "logo_file"): "",
     ("brand", "logo_alt"): "",
     ("", "templates_dir"): "",
-    ("", "proxy_count"): 0,
     ("", "allowed_hosts"): [],
+    ("", "trusted_proxies"): [],
     ("ldap", "url"): REQUIRED,
     ("ldap", "bind_dn"): REQUIRED,
     ("ldap", "bind_password"): REQUIRED,
     ("ldap", "people_dn"): REQUIRED,
     ("ldap", "timeout"): 5,
+    ("ldap", "decoy_dn"): REQUIRED,
     ("ldap", "profile"): "entidp",
     # Empty: the profile's value (PROFILES below).
     ("ldap", "account_object_class"): "",
@@ -86,6 +88,10 @@ DEFAULTS: dict[tuple[str, str], Any] = {
     ("throttle", "address_free_failures"): 30,
     ("throttle", "address_delay_seconds"): 10,
     ("throttle", "address_max_failures_per_day"): 0,
+    ("throttle", "device_days"): 180,
+    ("throttle", "ppolicy_max_failure"): 10,
+    ("throttle", "ppolicy_failure_count_interval"): 900,
+    ("throttle", "ppolicy_lockout_duration"): 900,
     # The admin commands (ent-idp reset, import, check): an account with manage rights.
     ("admin", "bind_dn"): "",
     ("admin", "bind_password"): "",
@@ -160,6 +166,7 @@ def load(path: str | os.PathLike | None = None, overrides: dict | None = None) -
             value = _from_env(env, default, section, key)
         settings[flask_name(section, key)] = value
     settings.update(overrides or {})
+    _refuse_removed(data, overrides or {})
     _check(settings)
     _derive(settings, base_dir)
     return settings
@@ -181,9 +188,22 @@ def _from_env(raw: str, default: Any, section: str, key: str) -> Any:
             return float(raw)
         except ValueError:
             raise ConfigError(f"{name} must be a number, not {raw!r}") from None
-    if key in ("allowed_services", "allowed_hosts"):
+    if key in ("allowed_services", "allowed_hosts", "trusted_proxies"):
         return [item.strip() for item in raw.split(",") if item.strip()]
     return raw
+
+
+def _refuse_removed(data: dict, overrides: dict) -> None:
+    """A setting that no longer exists must not be silently ignored: say what replaced it."""
+    if (
+        "proxy_count" in data
+        or ENV_PREFIX + "PROXY_COUNT" in os.environ
+        or "PROXY_COUNT" in (overrides)
+    ):
+        raise ConfigError(
+            "setting proxy_count is gone: list your reverse proxies' addresses in "
+            'trusted_proxies (or ENT_IDP_TRUSTED_PROXIES), e.g. trusted_proxies = ["10.0.0.2"]'
+        )
 
 
 def _check(settings: dict) -> None:
@@ -215,6 +235,30 @@ def _check(settings: dict) -> None:
         raise ConfigError("setting [cas] allowed_services must be a list of URLs")
     if not isinstance(settings["ALLOWED_HOSTS"], list):
         raise ConfigError("setting allowed_hosts must be a list of host names")
+    if (
+        settings["THROTTLE_PPOLICY_MAX_FAILURE"]
+        and settings["THROTTLE_PPOLICY_FAILURE_COUNT_INTERVAL"] <= 0
+    ):
+        raise ConfigError(
+            "setting [throttle] ppolicy_failure_count_interval must be your policy's "
+            "pwdFailureCountInterval in seconds (more than 0), or set ppolicy_max_failure = 0"
+        )
+
+
+def _networks(values: Any) -> tuple:
+    """The trusted proxies as networks (a single address is a /32 or /128)."""
+    if not isinstance(values, list):
+        raise ConfigError("setting trusted_proxies must be a list of IP addresses or networks")
+    networks = []
+    for value in values:
+        try:
+            networks.append(ipaddress.ip_network(str(value).strip(), strict=False))
+        except ValueError:
+            raise ConfigError(
+                f"setting trusted_proxies: {value!r} is not an IP address or network "
+                '(e.g. "10.0.0.2", "10.0.0.0/24" or "2001:db8::/64")'
+            ) from None
+    return tuple(networks)
 
 
 def _derive(settings: dict, base_dir: Path) -> None:
@@ -240,6 +284,8 @@ def _derive(settings: dict, base_dir: Path) -> None:
             settings["CGU_TEXTS"][key.removeprefix("text_file_")] = _cgu_paragraphs(
                 settings, key, base_dir
             )
+    # Forwarded headers are believed only from these peers (ent_idp.clients).
+    settings["TRUSTED_PROXY_NETWORKS"] = _networks(settings["TRUSTED_PROXIES"])
     public = urlsplit(settings["PUBLIC_URL"])
     settings["SESSION_COOKIE_SECURE"] = public.scheme == "https"
     # Requests for any other Host are refused (400): nothing is built from the request's host.

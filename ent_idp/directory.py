@@ -11,6 +11,7 @@ import logging
 import queue
 import re
 import secrets
+import statistics
 import threading
 import time
 from collections.abc import Callable
@@ -63,6 +64,7 @@ class Account:
     forward: bool
     pwd_changed_time: str
     state_raw: str = ""  # the state as the directory spells it (the profile's value)
+    locked_time: str = ""  # ppolicy's pwdAccountLockedTime, when the directory locked it
 
     @property
     def needs_completion(self) -> bool:
@@ -120,7 +122,14 @@ class Directory:
         self._read_attributes = [
             self.attr[name]
             for name in ("login", "state", "cgu_version", "backup_mail", "backup_verified")
-        ] + [self.attr["forward_wish"], "mail", "givenName", "sn", "pwdChangedTime"]
+        ] + [
+            self.attr["forward_wish"],
+            "mail",
+            "givenName",
+            "sn",
+            "pwdChangedTime",
+            "pwdAccountLockedTime",
+        ]
         # Idle connections, each used by one thread at a time: bound as the service account,
         # and bind-only ones for checking users' passwords.
         self._services: queue.SimpleQueue[ldap3.Connection] = queue.SimpleQueue()
@@ -394,6 +403,7 @@ class Directory:
             backup_verified=bool(first(self.attr["backup_verified"])),
             forward=first(self.attr["forward_wish"]).upper() == "TRUE",
             pwd_changed_time=first("pwdChangedTime"),
+            locked_time=first("pwdAccountLockedTime"),
         )
 
     def _service(self, operation: Callable[[ldap3.Connection], T]) -> T:
@@ -556,6 +566,74 @@ class Directory:
     def check_admin_account(self) -> None:
         """The admin account of the admin commands binds (else raises)."""
         self._admin(lambda conn: None)
+
+    def probe_decoy(self, dn: str, placeholder: str, samples: int = 5) -> DecoyProbe:
+        """The decoy entry as ``ent-idp check`` sees it, beside a disposable account.
+
+        Read with the admin account: the decoy's hash against a fresh account's (the
+        directory hashes both), the time of ``samples`` wrong binds on each, taken in turn,
+        whether the shipped placeholder still binds, and what ppolicy recorded on the decoy
+        afterwards. The disposable account is deleted.
+        """
+        login = f"ent-idp-check-{secrets.token_hex(6)}"
+        try:
+            account = self.create_account(
+                login,
+                given_name="Check",
+                surname="Ent-Idp",
+                mail=f"{login}@example.invalid",
+                password=f"Check-{secrets.token_urlsafe(18)}",
+            )
+        except Conflict as exc:
+            raise DirectoryUnavailable(f"disposable entry under [ldap] people_dn: {exc}") from exc
+        try:
+            if not self._admin_read(dn, ["userPassword"]):
+                return DecoyProbe(exists=False)
+            wrong = f"wrong-{secrets.token_urlsafe(12)}"
+            times: dict[str, list[float]] = {dn: [], account: []}
+            for _ in range(samples):
+                for target, spent in times.items():
+                    began = time.perf_counter()
+                    self.check_password(target, wrong)
+                    spent.append(time.perf_counter() - began)
+            placeholder_binds = self.check_password(dn, placeholder) is PasswordCheck.OK
+            self.check_password(dn, wrong)  # what ppolicy records after a failure
+            decoy = self._admin_read(dn, ["userPassword", "pwdFailureTime", "pwdAccountLockedTime"])
+            mine = self._admin_read(account, ["userPassword"])
+        finally:
+            self._delete_disposable(account)
+        return DecoyProbe(
+            exists=True,
+            hashing=_hash_parameters(decoy.get("userpassword", [b""])[0]),
+            account_hashing=_hash_parameters(mine.get("userpassword", [b""])[0]),
+            decoy_ms=statistics.median(times[dn]) * 1000,
+            account_ms=statistics.median(times[account]) * 1000,
+            placeholder_binds=placeholder_binds,
+            recorded_failures=len(decoy.get("pwdfailuretime", [])),
+            locked=bool(decoy.get("pwdaccountlockedtime")),
+        )
+
+    def _delete_disposable(self, dn: str) -> None:
+        def delete(conn: ldap3.Connection) -> dict:
+            conn.delete(dn)
+            return conn.result
+
+        try:
+            _raise_for_admin(self._admin(delete), f"delete {dn}")
+        except DirectoryUnavailable as exc:
+            log.error("could not delete the disposable entry %s: %s", dn, exc)
+
+    def _admin_read(self, dn: str, attributes: list[str]) -> dict[str, list[bytes]]:
+        """An entry's raw attributes (lower-case names) read by the admin; {} if absent."""
+
+        def read(conn: ldap3.Connection) -> dict:
+            conn.search(dn, "(objectClass=*)", ldap3.BASE, attributes=attributes)
+            entries = [e for e in conn.response or [] if e.get("type") == "searchResEntry"]
+            if not entries:
+                return {}
+            return {name.lower(): values for name, values in entries[0]["raw_attributes"].items()}
+
+        return self._admin(read)
 
     def missing_schema(self) -> list[str]:
         """The account class and attributes of the profile that the server does not know."""
@@ -817,6 +895,31 @@ def _ppolicy_reason(message: str) -> str:
             return reason
     log.warning("password refused by the directory: %s", message)
     return "policy"
+
+
+@dataclass(frozen=True)
+class DecoyProbe:
+    """What ``Directory.probe_decoy`` found (times in milliseconds)."""
+
+    exists: bool
+    hashing: str = ""  # e.g. {ARGON2}$argon2i$v=19$m=4096,t=3,p=1 (no salt, no hash)
+    account_hashing: str = ""
+    decoy_ms: float = 0.0
+    account_ms: float = 0.0
+    placeholder_binds: bool = False
+    recorded_failures: int = 0
+    locked: bool = False
+
+
+def _hash_parameters(stored: bytes) -> str:
+    """The scheme and parameters of a stored password, without its salt and hash."""
+    text = stored.decode("ascii", "replace")
+    if not text.startswith("{") or "}" not in text:
+        return "cleartext"
+    scheme, rest = text[: text.index("}") + 1].upper(), text[text.index("}") + 1 :]
+    if rest.startswith("$"):  # $argon2i$v=19$m=4096,t=3,p=1$salt$hash
+        return scheme + "$".join(rest.split("$")[:4])
+    return scheme
 
 
 class AdminNotConfigured(DirectoryUnavailable):

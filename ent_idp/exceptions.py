@@ -30,11 +30,8 @@ class FlowExpired(Exception):
 
 
 class IdentificationFailed(Exception):
-    """Unknown login, wrong password or an account with nothing to do: one message for all."""
-
-
-class AlreadyActive(Exception):
-    """The right password of an account that is already active."""
+    """Unknown login, wrong password, an account with nothing to do here (already active on
+    « Activer mon compte »), blocked or locked: one message for all."""
 
 
 class NothingToDo(Exception):

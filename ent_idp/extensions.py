@@ -8,13 +8,14 @@ import redis
 from flask import Flask, current_app
 
 from .cas import AllowedService, parse_allow_list
+from .clients import ForwardedHeaderLog
 from .directory import Directory
 from .flows import Flows
 from .mailqueue import MailQueue
 from .passwords import Policy
 from .sessions import AccountSessions
+from .throttle import DirectoryGuard, Throttle
 from .throttle import Rule as ThrottleRule
-from .throttle import Throttle
 from .tokens import Tokens
 
 KEY = "ent_idp"
@@ -31,6 +32,7 @@ class Services:
     allowed_services: tuple[AllowedService, ...]
     account_sessions: AccountSessions
     throttle: Throttle
+    forwarded_headers: ForwardedHeaderLog
 
     def close(self) -> None:
         """Release the connections (tests and short-lived commands)."""
@@ -72,7 +74,12 @@ def init_app(app: Flask) -> Services:
                 config["THROTTLE_ADDRESS_DELAY_SECONDS"],
                 config["THROTTLE_ADDRESS_MAX_FAILURES_PER_DAY"],
             ),
+            directory_guard=DirectoryGuard(
+                config["THROTTLE_PPOLICY_MAX_FAILURE"],
+                config["THROTTLE_PPOLICY_FAILURE_COUNT_INTERVAL"],
+            ),
         ),
+        forwarded_headers=ForwardedHeaderLog(client, prefix),
     )
     app.extensions[KEY] = found
     return found

@@ -38,6 +38,10 @@ def password_reset_mail(to: str, *, link: str, login: str, minutes: int) -> dict
     return _render("password_reset", to, link=link, login=login, minutes=minutes)
 
 
+def unlock_mail(to: str, *, link: str, login: str, minutes: int) -> dict:
+    return _render("unlock", to, link=link, login=login, minutes=minutes)
+
+
 def password_changed_mail(to: str, *, login: str) -> dict:
     return _render("password_changed", to, login=login, changed=datetime.now(UTC))
 

@@ -18,7 +18,7 @@ import time
 from flask import current_app, has_request_context, request
 from flask_babel import force_locale
 
-from . import audit, mails
+from . import audit, clients, mails
 from .activation import notify_password_change
 from .directory import AccountState
 from .exceptions import (
@@ -56,7 +56,7 @@ def _count(scope: str, limit: int) -> bool:
 
 def request_link(login: str) -> None:
     """Queue the request; the mail worker decides whether a link goes out."""
-    address = request.remote_addr if has_request_context() else None
+    address = clients.throttle_scope(request.remote_addr if has_request_context() else None)
     if not _count(f"address:{address}", REQUESTS_PER_HOUR):
         audit.event("recovery-request", login, "held-back")
         return

@@ -21,7 +21,7 @@ from devstack.ports import free_port
 from devstack.redis_server import RedisServer
 from devstack.slapd import Slapd
 from devstack.smtp_sink import SmtpSink
-from ent_idp import create_app, recovery
+from ent_idp import create_app, recovery, unlock
 from ent_idp.extensions import services as app_services
 from ent_idp.mails import Sender
 
@@ -96,6 +96,7 @@ def settings(stack: Stack) -> dict:
         "LDAP_BIND_DN": stack.slapd.service_dn,
         "LDAP_BIND_PASSWORD": stack.slapd.service_password,
         "LDAP_PEOPLE_DN": stack.slapd.people_dn,
+        "LDAP_DECOY_DN": stack.slapd.decoy_dn,
         "LDAP_TIMEOUT": 3,
         "REDIS_URL": stack.redis.url,
         "CAS_URL": CAS_URL,
@@ -147,6 +148,7 @@ def deliver(app, stack: Stack):
     def run(expected: int | None = None) -> list:
         with app.app_context():
             recovery.process_requests()
+            unlock.process_requests()
             queue = app_services().mail_queue
             sender = Sender()  # as the mail worker sends
             for _ in range(50):  # bounded: with SMTP down every try fails and re-queues

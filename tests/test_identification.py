@@ -31,10 +31,12 @@ def test_unknown_login_wrong_password_and_active_account_look_the_same(client, a
     assert all(r.request.path == "/activation" for r in answers)
 
 
-def test_right_password_of_an_active_account_says_it_is_already_active(client, accounts):
+def test_right_password_of_an_active_account_gets_the_generic_answer(client, accounts):
+    """Saying « déjà actif » would confirm the password to whoever typed it; the generic
+    answer tells active users to log in to the ENT instead (tests/test_timing.py)."""
     active = accounts.create("active", password="Deja-Actif-2026!")
     response = identify(client, "activation", active["login"], active["password"])
-    assert "Votre compte est déjà actif" in text(response)
+    assert GENERIC in text(response) and "connectez-vous directement à l'ENT" in text(response)
     assert client.get("/activation/cgu").headers["Location"].startswith("/activation"), "no flow"
 
 

@@ -16,7 +16,9 @@ d = shared_dir()
 assert not str(d).startswith({root!r}), d
 assert (d / "templates" / "flow" / "identification.html").is_file()
 assert (d / "templates" / "mail" / "validation.txt").is_file()
+assert (d / "templates" / "unlock" / "ask.html").is_file()
 assert (d / "ldap_schema" / "entidp.schema").is_file()
+assert (d / "ldap_schema" / "decoy.ldif").is_file()
 assert (d / "config" / "ent-idp.example.toml").is_file()
 assert (d / "config" / "cgu.example.en.txt").is_file()
 

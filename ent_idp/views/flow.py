@@ -16,7 +16,6 @@ from flask import (
 from .. import activation, cas
 from ..exceptions import (
     AccountBusy,
-    AlreadyActive,
     Conflict,
     FlowExpired,
     IdentificationFailed,
@@ -77,10 +76,6 @@ def identification(kind: str):
             error = "identification"
         except Throttled as exc:
             error, status, wait_minutes = "throttled", 429, -(-exc.wait_seconds // 60)
-        except AlreadyActive:
-            return render_template(
-                "flow/already_active.html", kind=kind, login_url=_cas_login(service)
-            )
         except NothingToDo:
             return render_template("flow/up_to_date.html", kind=kind, login_url=_cas_login(service))
         else:
@@ -99,6 +94,7 @@ def identification(kind: str):
         expired=expired,
         steps=None,
         step=Step.IDENTIFICATION,
+        login_url=_cas_login(service),
     ), status
 
 
