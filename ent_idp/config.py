@@ -37,6 +37,10 @@ DEFAULTS: dict[tuple[str, str], Any] = {
     ("ldap", "bind_password"): REQUIRED,
     ("ldap", "people_dn"): REQUIRED,
     ("ldap", "timeout"): 5,
+    # TLS (ent_idp.ldap_tls): StartTLS on ldap:// URLs; certificates verified by default.
+    ("ldap", "start_tls"): False,
+    ("ldap", "tls_ca_file"): "",
+    ("ldap", "tls_verify"): True,
     ("ldap", "profile"): "entidp",
     # Empty: the profile's value (PROFILES below).
     ("ldap", "account_object_class"): "",
@@ -211,6 +215,11 @@ def _check(settings: dict) -> None:
         parts = urlsplit(settings[name])
         if parts.scheme not in {"http", "https"} or not parts.hostname:
             raise ConfigError(f"setting {name.lower()} must be an absolute http(s) URL")
+    if settings["LDAP_START_TLS"] and urlsplit(settings["LDAP_URL"]).scheme.lower() == "ldaps":
+        raise ConfigError(
+            "settings [ldap] url and start_tls: an ldaps:// URL is encrypted from the start; "
+            "use StartTLS (start_tls = true) with an ldap:// URL only"
+        )
     if not isinstance(settings["CAS_ALLOWED_SERVICES"], list):
         raise ConfigError("setting [cas] allowed_services must be a list of URLs")
     if not isinstance(settings["ALLOWED_HOSTS"], list):
@@ -244,8 +253,9 @@ def _derive(settings: dict, base_dir: Path) -> None:
     settings["SESSION_COOKIE_SECURE"] = public.scheme == "https"
     # Requests for any other Host are refused (400): nothing is built from the request's host.
     settings["TRUSTED_HOSTS"] = [public.hostname, *settings["ALLOWED_HOSTS"]]
-    if settings["BRAND_LOGO_FILE"] and not Path(settings["BRAND_LOGO_FILE"]).is_absolute():
-        settings["BRAND_LOGO_FILE"] = str(base_dir / settings["BRAND_LOGO_FILE"])
+    for name in ("BRAND_LOGO_FILE", "LDAP_TLS_CA_FILE"):
+        if settings[name] and not Path(settings[name]).is_absolute():
+            settings[name] = str(base_dir / settings[name])
     settings["SESSION_COOKIE_HTTPONLY"] = True
     settings["SESSION_COOKIE_SAMESITE"] = "Lax"
     settings["SESSION_COOKIE_NAME"] = "ent_idp_session"
