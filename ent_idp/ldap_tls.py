@@ -80,7 +80,7 @@ def explain(url: str, message: str) -> str:
     """The cause of a failed TLS set-up, and how to fix it; empty if it was no TLS failure."""
     match = _VERIFY_FAILED.search(message)
     if match:
-        reason = match.group("reason")
+        reason = match.group("reason").replace("\\'", "'")  # ldap3 nests reprs
         lowered = reason.lower()
         hint = next(
             (fix for fragments, fix in _HINTS if any(f in lowered for f in fragments)),
@@ -88,7 +88,8 @@ def explain(url: str, message: str) -> str:
         )
         return f"TLS to {url}: the directory's certificate was refused ({reason}): {hint}"
     if "[SSL" in message or "startTLS failed" in message:
-        detail = re.sub(r"^.*?(\[SSL|startTLS failed)", r"\1", message).rstrip("',)\"")
+        detail = re.sub(r"^.*?(\[SSL|startTLS failed)", r"\1", message)
+        detail = re.sub(r"\s*\(_ssl\.c:\d+\).*$", "", detail).rstrip("',)\"")
         return (
             f"TLS to {url} failed ({detail}): check that the directory serves TLS on this "
             "port (ldaps://, usually port 636) or accepts StartTLS ([ldap] start_tls on "
