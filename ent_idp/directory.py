@@ -650,7 +650,7 @@ class Directory:
                 *password,
             ]
         except DirectoryUnavailable as exc:  # e.g. TLS refused: the cause is in the message
-            return [("service account bind", str(exc))]
+            return [("disposable entry checks", str(exc))]
         except _COMMUNICATION_ERRORS as exc:
             return [("disposable entry checks", f"the directory went away: {exc}")]
         finally:
