@@ -189,22 +189,39 @@ def send_validation(
 RESENDS_PER_DAY = 5  # per account, and as many per address
 
 
+def within_mail_limit(dn: str, address: str) -> bool:
+    """Count one more validation mail asked for by hand (a new link, a change of address in
+    « Mon compte »); False once the account or the address is past RESENDS_PER_DAY."""
+    s = services()
+    pipe = s.redis.pipeline()
+    for scope in (dn, address.lower()):
+        counter = f"{s.flows.prefix}:resend:{hashlib.sha256(scope.encode()).hexdigest()}"
+        pipe.incr(counter).expire(counter, 24 * 3600, nx=True)
+    per_account, _, per_address, _ = pipe.execute()
+    return max(per_account, per_address) <= RESENDS_PER_DAY
+
+
 def notify_password_change(address: str, login: str, pipe=None) -> None:
     """Tell the verified backup address, so a change the user did not make gets noticed."""
     mails.queue(mails.password_changed_mail(address, login=login), pipe=pipe)
 
 
 def confirm_backup_mail(token: str) -> TokenRecord:
-    """Use a validation link: the address becomes verified, forwarding starts if asked."""
+    """Use a validation link: the address becomes verified, forwarding starts if asked.
+
+    A link confirming a change of address tells the verified address it replaces.
+    """
     s = services()
     record = s.tokens.consume(token, VALIDATION)
     if record.status is not TokenStatus.VALID:
         return record
+    replaced = None
     try:
         if record.previous is None:
             forwarding = s.directory.confirm_backup_mail(record.dn, record.address)
         else:
-            forwarding = s.directory.replace_backup_mail(record.dn, record.previous, record.address)
+            before = s.directory.replace_backup_mail(record.dn, record.previous, record.address)
+            forwarding, replaced = before.forward, before
             s.redis.delete(pending_change_key(record.dn))
     except (Conflict, AccountNotFound):
         audit.event("verification", record.login, "stale-address")
@@ -212,6 +229,11 @@ def confirm_backup_mail(token: str) -> TokenRecord:
     except DirectoryUnavailable:
         s.tokens.release(token)  # nothing happened: the same link must work later
         raise
+    if replaced is not None and replaced.backup_verified:
+        notice = mails.backup_replaced_mail(
+            replaced.backup_mail, login=record.login, new=record.address
+        )
+        mails.queue(notice)
     audit.event("verification", record.login, "ok", forwarding=forwarding)
     return record
 
@@ -230,12 +252,7 @@ def resend_validation(token: str) -> str:
         return "address-changed"
     if record.previous is None and account.backup_verified:
         return "already-verified"
-    pipe = s.redis.pipeline()
-    for scope in (record.dn, record.address.lower()):
-        counter = f"{s.flows.prefix}:resend:{hashlib.sha256(scope.encode()).hexdigest()}"
-        pipe.incr(counter).expire(counter, 24 * 3600, nx=True)
-    per_account, _, per_address, _ = pipe.execute()
-    if max(per_account, per_address) > RESENDS_PER_DAY:
+    if not within_mail_limit(record.dn, record.address):
         audit.event("validation-resend", record.login, "limited")
         return "limited"
     send_validation(record.dn, record.login, record.address, previous=record.previous)

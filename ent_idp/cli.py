@@ -65,6 +65,8 @@ def serve(config_file: str | None, bind: str, workers: int, threads: int) -> Non
             self.cfg.set("threads", threads)
             self.cfg.set("worker_class", "gthread" if threads > 1 else "sync")
             self.cfg.set("accesslog", "-")
+            # Link tokens and CAS tickets are taken out of the access log (accesslog.py).
+            self.cfg.set("logger_class", "ent_idp.accesslog.RedactingLogger")
             # gunicorn's control socket has one path per user: two servers would collide.
             self.cfg.set("control_socket_disable", True)
 

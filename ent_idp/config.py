@@ -10,6 +10,7 @@ run with a one-line message naming the key.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -65,6 +66,9 @@ DEFAULTS: dict[tuple[str, str], Any] = {
     ("cas", "timeout"): 5,
     ("cas", "interrupt_username"): "cas",
     ("cas", "interrupt_password"): "",
+    # Where CAS single-logout requests may come from (IPs or CIDRs). Empty: the addresses
+    # the host of [cas] url resolves to, resolved once at start-up.
+    ("cas", "logout_addresses"): [],
     ("mail", "server"): "localhost",
     ("mail", "port"): 25,
     ("mail", "use_tls"): False,
@@ -76,10 +80,15 @@ DEFAULTS: dict[tuple[str, str], Any] = {
     ("mail", "validation_hours"): 48,
     ("mail", "reset_link_minutes"): 30,
     ("mail", "retry_seconds"): 30,
+    # How users get help, named in the notices of changes to their account. Empty: their
+    # school only.
+    ("mail", "help_contact"): "",
     ("cgu", "version"): REQUIRED,
     ("cgu", "text_file"): REQUIRED,
     ("cgu", "text_file_en"): "",
     ("flow", "idle_minutes"): 30,
+    # « Mon compte » sessions end this long after the CAS login, whatever the activity.
+    ("account", "session_max_minutes"): 60.0,
     ("password", "min_length"): 8,
     ("password", "max_length"): 256,
     ("password", "min_entropy_bits"): 50,
@@ -185,7 +194,7 @@ def _from_env(raw: str, default: Any, section: str, key: str) -> Any:
             return float(raw)
         except ValueError:
             raise ConfigError(f"{name} must be a number, not {raw!r}") from None
-    if key in ("allowed_services", "allowed_hosts"):
+    if key in ("allowed_services", "allowed_hosts", "logout_addresses"):
         return [item.strip() for item in raw.split(",") if item.strip()]
     return raw
 
@@ -224,6 +233,16 @@ def _check(settings: dict) -> None:
         raise ConfigError("setting [cas] allowed_services must be a list of URLs")
     if not isinstance(settings["ALLOWED_HOSTS"], list):
         raise ConfigError("setting allowed_hosts must be a list of host names")
+    if settings["ACCOUNT_SESSION_MAX_MINUTES"] <= 0:
+        raise ConfigError("setting [account] session_max_minutes must be more than 0, e.g. 60")
+    for entry in settings["CAS_LOGOUT_ADDRESSES"]:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"setting [cas] logout_addresses: {entry!r} is not an IP address or a network "
+                "such as 192.0.2.10 or 192.0.2.0/28"
+            ) from None
 
 
 def _derive(settings: dict, base_dir: Path) -> None:
@@ -259,8 +278,10 @@ def _derive(settings: dict, base_dir: Path) -> None:
     settings["SESSION_COOKIE_HTTPONLY"] = True
     settings["SESSION_COOKIE_SAMESITE"] = "Lax"
     settings["SESSION_COOKIE_NAME"] = "ent_idp_session"
-    # Idle expiry is Redis's (flows and « Mon compte » sessions): the signed cookie only
-    # carries their ids, so it is not re-signed and re-sent on every response.
+    # The cookie is a browser-session cookie (no Expires: it dies with the browser); idle
+    # expiry is Redis's (flows and « Mon compte » sessions): the signed cookie only carries
+    # their ids, so it is not re-signed and re-sent on every response. Its signature is
+    # still refused after this many seconds, whatever the browser keeps.
     settings["PERMANENT_SESSION_LIFETIME"] = 12 * 3600
     settings["SESSION_REFRESH_EACH_REQUEST"] = False
     settings["WTF_CSRF_TIME_LIMIT"] = None  # the session itself expires

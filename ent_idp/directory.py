@@ -276,10 +276,11 @@ class Directory:
         }
         self._modify(account.dn, changes, self._same_backup_filter(account))
 
-    def replace_backup_mail(self, dn: str, old: str, new: str, now: float | None = None) -> bool:
+    def replace_backup_mail(self, dn: str, old: str, new: str, now: float | None = None) -> Account:
         """A newly verified backup address replaces ``old`` (which must still be in place).
 
-        Forwarding moves to the new address if the user wishes it. Returns that wish.
+        Forwarding moves to the new address if the user wishes it. Returns the account as it
+        was just before (its forwarding wish, whether ``old`` was verified).
         """
         account = self.get(dn)
         if account.backup_mail.lower() != old.lower():
@@ -290,7 +291,7 @@ class Directory:
             self.attr["forward"]: [(ldap3.MODIFY_REPLACE, [new] if account.forward else [])],
         }
         self._modify(dn, changes, self._same_backup_filter(account))
-        return account.forward
+        return account
 
     def change_password(self, account: Account, password: str) -> None:
         """A new password for an active account, hashed and policy-checked by the server."""

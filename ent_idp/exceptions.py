@@ -47,3 +47,7 @@ class Throttled(Exception):
     def __init__(self, wait_seconds: int):
         super().__init__(wait_seconds)
         self.wait_seconds = wait_seconds
+
+
+class TooManyMails(Exception):
+    """Enough validation mails went to this account or address today: none is sent."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import redis
 from flask import Flask, current_app
 
-from .cas import AllowedService, parse_allow_list
+from .cas import AllowedService, Network, logout_networks, parse_allow_list
 from .directory import Directory
 from .flows import Flows
 from .mailqueue import MailQueue
@@ -31,6 +31,7 @@ class Services:
     allowed_services: tuple[AllowedService, ...]
     account_sessions: AccountSessions
     throttle: Throttle
+    cas_logout_networks: tuple[Network, ...]
 
     def close(self) -> None:
         """Release the connections (tests and short-lived commands)."""
@@ -57,7 +58,10 @@ def init_app(app: Flask) -> Services:
         policy=Policy.from_config(config),
         allowed_services=parse_allow_list(config["CAS_ALLOWED_SERVICES"]),
         account_sessions=AccountSessions(
-            client, prefix, idle_seconds=config["FLOW_IDLE_MINUTES"] * 60
+            client,
+            prefix,
+            idle_seconds=config["FLOW_IDLE_MINUTES"] * 60,
+            max_seconds=config["ACCOUNT_SESSION_MAX_MINUTES"] * 60,
         ),
         throttle=Throttle(
             client,
@@ -73,6 +77,7 @@ def init_app(app: Flask) -> Services:
                 config["THROTTLE_ADDRESS_MAX_FAILURES_PER_DAY"],
             ),
         ),
+        cas_logout_networks=logout_networks(config["CAS_LOGOUT_ADDRESSES"], config["CAS_URL"]),
     )
     app.extensions[KEY] = found
     return found

@@ -8,6 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
+from .exceptions import IdentificationFailed, Throttled
 from .passwords import Policy, Rule, broken_rules
 
 MAX_LOGIN_LENGTH = 256
@@ -117,10 +118,10 @@ class BackupMailForm(FlaskForm):
         ],
     )
 
-    def __init__(self, *args, ent_mail: str = "", current: str = "", **kwargs):
+    def __init__(self, *args, ent_mail: str = "", in_place: str = "", **kwargs):
         super().__init__(*args, **kwargs)
         self.ent_mail = ent_mail
-        self.current = current
+        self.in_place = in_place
 
     def validate_backup_mail(self, field: EmailField) -> None:
         address = (field.data or "").strip().lower()
@@ -131,7 +132,7 @@ class BackupMailForm(FlaskForm):
                     "différente de votre adresse ENT."
                 )
             )
-        if self.current and address == self.current.lower():
+        if self.in_place and address == self.in_place.lower():
             raise ValidationError(gettext("C'est déjà votre adresse de secours."))
 
 
@@ -141,8 +142,53 @@ class MailsForm(BackupMailForm):
     )
 
 
-class ForwardForm(FlaskForm):
+def current_password_field() -> PasswordField:
+    """« Mot de passe actuel »: each « Mon compte » form asks for it (a session left open on a
+    shared computer is not its user)."""
+    return PasswordField(
+        _l("Mot de passe actuel"),
+        validators=[DataRequired(_l("Saisissez votre mot de passe actuel."))],
+    )
+
+
+class ConfirmedByPassword:
+    """The answers of the current-password check, shown on the form's own field."""
+
+    current: PasswordField
+
+    def current_refused(self, exc: IdentificationFailed | Throttled) -> None:
+        """A wrong current password, or one held back by the throttle (no bind was made)."""
+        if isinstance(exc, Throttled):
+            minutes = -(-exc.wait_seconds // 60)
+            # TRANSLATORS: "min" stands for minute and minutes alike in French.
+            message = ngettext(
+                "Trop de tentatives : patientez %(num)d min avant de réessayer.",
+                "Trop de tentatives : patientez %(num)d min avant de réessayer.",
+                minutes,
+            )
+        else:
+            message = gettext("Mot de passe actuel incorrect.")
+        self.current.errors = [*self.current.errors, message]
+
+
+class AccountMailForm(ConfirmedByPassword, BackupMailForm):
+    """« Mon compte »: a new backup address typed twice, then the current password."""
+
+    current = current_password_field()
+
+    def too_many_mails(self) -> None:
+        self.backup_mail.errors = [
+            *self.backup_mail.errors,
+            gettext(
+                "Trop de liens de validation ont été envoyés aujourd'hui pour ce compte ou "
+                "pour cette adresse : réessayez demain."
+            ),
+        ]
+
+
+class ForwardForm(ConfirmedByPassword, FlaskForm):
     forward = BooleanField(_l("Rediriger mes messages internes ENT vers mon adresse de secours."))
+    current = current_password_field()
 
 
 class PasswordForm(FlaskForm):
@@ -174,27 +220,10 @@ class PasswordForm(FlaskForm):
         ]
 
 
-class PasswordChangeForm(PasswordForm):
-    current = PasswordField(
-        _l("Mot de passe actuel"),
-        validators=[DataRequired(_l("Saisissez votre mot de passe actuel."))],
-    )
+class PasswordChangeForm(ConfirmedByPassword, PasswordForm):
+    current = current_password_field()
 
     def __iter__(self):
         """The current password first, as on the page (the error summary follows this order)."""
         yield self.current
         yield from (field for field in super().__iter__() if field is not self.current)
-
-    def wrong_current(self) -> None:
-        self.current.errors = [*self.current.errors, gettext("Mot de passe actuel incorrect.")]
-
-    def held_back(self, minutes: int) -> None:
-        self.current.errors = [
-            *self.current.errors,
-            # TRANSLATORS: "min" stands for minute and minutes alike in French.
-            ngettext(
-                "Trop de tentatives : patientez %(num)d min avant de réessayer.",
-                "Trop de tentatives : patientez %(num)d min avant de réessayer.",
-                minutes,
-            ),
-        ]

@@ -42,6 +42,42 @@ def password_changed_mail(to: str, *, login: str) -> dict:
     return _render("password_changed", to, login=login, changed=datetime.now(UTC))
 
 
+# The notices below go to the verified backup address in place when the account changes.
+# They carry no link (nothing in them can undo the change by a click); they say who to ask.
+
+
+def backup_change_requested_mail(to: str, *, login: str, new: str) -> dict:
+    """A change to ``new`` was asked; ``to`` stays the backup address until it is validated."""
+    return _render(
+        "backup_change_requested", to, login=login, new=masked(new), changed=datetime.now(UTC)
+    )
+
+
+def backup_replaced_mail(to: str, *, login: str, new: str) -> dict:
+    """``new`` was validated: ``to`` is no longer the account's backup address."""
+    return _render("backup_replaced", to, login=login, new=masked(new), changed=datetime.now(UTC))
+
+
+def forwarding_changed_mail(to: str, *, login: str, forwarding: bool) -> dict:
+    """ENT mail is now forwarded to ``to`` (``forwarding``), or no longer."""
+    return _render(
+        "forwarding_changed", to, login=login, forwarding=forwarding, changed=datetime.now(UTC)
+    )
+
+
+def masked(address: str) -> str:
+    """An address its owner recognises, but nobody else reads in full: ``n***e@example.net``.
+
+    The domain stays; of the local part, the first and last characters (the first only when
+    it is short), with a fixed number of stars that says nothing of its length.
+    """
+    local, _, domain = address.rpartition("@")
+    if not local:
+        return "***"
+    kept = local[0] + "***" + (local[-1] if len(local) > 3 else "")
+    return f"{kept}@{domain}"
+
+
 def queue(message: dict, pipe=None) -> None:
     services().mail_queue.push(message, pipe=pipe)
 

@@ -323,13 +323,25 @@ def account_tour(tour: Tour) -> None:
     fields = {
         "adresse-backup_mail": "nouvelle@example.net",
         "adresse-confirm": "nouvelle@example.net",
+        "adresse-current": PASSWORD,
     }
     tour.page(
         "backup address, link sent", submit(client, "/compte", fields, action="/compte/adresse")
     )
-    [message] = deliver(1)
-    tour.mail("validation mail, new address", message)
-    tour.page("forwarding saved", submit(client, "/compte", {}, action="/compte/redirection"))
+    messages = {message["To"]: message for message in deliver(2)}
+    tour.mail("validation mail, new address", messages["nouvelle@example.net"])
+    tour.mail("notice, change of address requested", messages[BACKUP])
+    forwarding = "/compte/redirection"
+    tour.page(
+        "forwarding, no password",
+        submit(client, "/compte", {}, action=forwarding),
+        400,
+    )
+    tour.page(
+        "forwarding saved",
+        submit(client, "/compte", {"redirection-current": PASSWORD}, action=forwarding),
+    )
+    tour.mail("notice, forwarding stopped", deliver(3)[-1])
     password = "/compte/mot-de-passe"
     tour.page(
         "password, errors",
@@ -344,8 +356,9 @@ def account_tour(tour: Tour) -> None:
     with services_of(tour.app).flows.account_lock(account["dn"]):
         tour.page("password, changed meanwhile", submit(client, "/compte", fields, action=password))
     tour.page("password changed", submit(client, "/compte", fields, action=password))
-    [_, notice] = deliver(2)
-    tour.mail("password changed mail", notice)
+    tour.mail("password changed mail", deliver(4)[-1])
+    submit(client, local(link_in(messages["nouvelle@example.net"])), {})
+    tour.mail("notice, backup address replaced", deliver(5)[-1])
     wrong = {**fields, "mdp-current": "Mauvais-2026!"}
     tour.page("password, wrong current", submit(client, "/compte", wrong, action=password), 400)
     for _ in range(5):

@@ -85,7 +85,6 @@ def identification(kind: str):
             return render_template("flow/up_to_date.html", kind=kind, login_url=_cas_login(service))
         else:
             session.clear()  # a new session for a new identity
-            session.permanent = True
             session.update(flow=flow.id, service=service)
             return _next(flow)
     expired = session.pop("expired", False)
