@@ -88,9 +88,12 @@ def mail_worker(config_file: str | None, once: bool) -> None:
     from . import recovery
     from .exceptions import DirectoryUnavailable
     from .extensions import services
-    from .mails import Sender
+    from .mails import Sender, unverified_tls_warning
 
     app = _app(config_file)
+    warning = unverified_tls_warning(app.config)
+    if warning:
+        log.warning("%s", warning)
     socket.setdefaulttimeout(app.config["MAIL_TIMEOUT"])
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
