@@ -126,7 +126,7 @@ def change_backup_mail():
     form = BackupMailForm(prefix="adresse", ent_mail=account.mail, current=current)
     if not form.validate_on_submit():
         return _page(account, 400, mail_form=form)
-    account_ops.request_backup_change(account, form.backup_mail.data.strip())
+    account_ops.request_backup_change(account, form.address)
     flash("backup-sent")
     return _show_message()
 
