@@ -126,6 +126,21 @@ def mail_worker(config_file: str | None, once: bool) -> None:
         sender.close()
 
 
+@main.command("mail-requeue-dead")
+@config_option
+def mail_requeue_dead(config_file: str | None) -> None:
+    """Queue the dead list's messages again, once what made them fail is fixed.
+
+    Entries that are not messages, or whose recipient still cannot be mailed, stay.
+    """
+    from .extensions import services
+
+    app = _app(config_file)
+    with app.app_context():
+        queued, left = services().mail_queue.requeue_dead()
+    click.echo(f"{queued} message(s) queued again, {left} left in the dead list")
+
+
 # -- admin commands (the work is in ent_idp/admin.py) ----------------------------------
 
 csv_option = click.option(

@@ -112,6 +112,29 @@ class MailQueue:
             moved += 1
         return moved
 
+    def requeue_dead(self) -> tuple[int, int]:
+        """Queue the dead messages again, oldest first, as new ones (after the cause is
+        fixed: a mail server's configuration, say). Records that are not messages, or that
+        still cannot be sent, stay. Returns (queued again, left)."""
+        queued = left = 0
+        for _ in range(self.redis.llen(self.dead)):
+            raw = self.redis.lindex(self.dead, -1)
+            if raw is None:
+                break
+            message = _dead_message(raw)
+            pipe = self.redis.pipeline()
+            pipe.rpop(self.dead)
+            if message is None:
+                pipe.lpush(self.dead, raw)  # to the other end: each record is seen once
+                left += 1
+            else:
+                pipe.lpush(
+                    self.queue, json.dumps({**message, "queued": time.time(), "attempts": 0})
+                )
+                queued += 1
+            pipe.execute()
+        return queued, left
+
     def work_once(
         self, send: Callable[[dict], None], wait: float = 1.0, retry_seconds: int = 30
     ) -> bool:
@@ -177,6 +200,15 @@ def _checked(record: Any) -> dict[str, Any]:
     if not isinstance(message.get("attempts"), int):
         raise NotAMessage("field 'attempts' missing or not a number")
     return message
+
+
+def _dead_message(raw: str) -> dict[str, Any] | None:
+    """The message a dead-list entry holds, if it could be sent now."""
+    try:
+        message = json.loads(raw).get("message")
+        return check_message(message)
+    except (ValueError, AttributeError):
+        return None
 
 
 def _reason(exc: BaseException, record: Any) -> str:

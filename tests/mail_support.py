@@ -1,4 +1,5 @@
-"""Running the real ``ent-idp mail-worker`` and ``ent-idp check`` as a deployment would."""
+"""Running the real ``ent-idp`` mail commands as a deployment would: a TOML file or the
+environment for settings."""
 
 from __future__ import annotations
 
@@ -24,6 +25,20 @@ def write_config(path: Path, settings: dict) -> Path:
         lines += [f"[{section}]", *entries]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def environment(settings: dict) -> dict[str, str | None]:
+    """The settings as an admin's shell gives them: ``ENT_IDP_<NAME>`` variables."""
+    env: dict[str, str | None] = {"ENT_IDP_CONFIG": None}
+    for section, key in DEFAULTS:
+        value = settings.get(flask_name(section, key))
+        if value is not None:
+            if isinstance(value, bool):
+                value = "true" if value else "false"
+            elif isinstance(value, list):
+                value = ",".join(value)
+            env[f"ENT_IDP_{flask_name(section, key)}"] = str(value)
+    return env
 
 
 def start_worker(config: Path, log: Path, *args: str) -> subprocess.Popen:

@@ -11,13 +11,15 @@ import logging
 import time
 
 import pytest
+from click.testing import CliRunner
 
 from devstack.ports import terminate
+from ent_idp.cli import main
 from ent_idp.mailqueue import DEAD_MAX, DEAD_TTL_SECONDS, NotPlainAddress
 from ent_idp.mails import Sender
 
 from .conftest import services_of
-from .mail_support import start_worker, write_config
+from .mail_support import environment, start_worker, write_config
 
 pytestmark = [pytest.mark.security, pytest.mark.faults]
 
@@ -122,6 +124,25 @@ def test_the_dead_list_is_bounded_and_expires(app, stack):
         newest = json.loads(queue.redis.lindex(queue.dead, 0))
         assert newest["raw"] == f"broken {DEAD_MAX + 4}"
         assert 0 < queue.redis.ttl(queue.dead) <= DEAD_TTL_SECONDS
+
+
+def test_dead_messages_can_be_queued_again_once_the_cause_is_fixed(app, settings, stack):
+    """A 5xx can come from the mail server's configuration (a relay refused) rather than
+    from the message: once that is fixed, ``ent-idp mail-requeue-dead`` sends the dead
+    messages after all. What still cannot be sent stays in the dead list."""
+    relayed = {**good(), "to": "refused-relay@example.net"}
+    queue_raw(app, relayed, "{not json", {**good(1), "to": ACCENTED})
+    work(app)
+    assert len(dead(app)) == 3 and stack.smtp.messages() == []
+    result = CliRunner().invoke(main, ["mail-requeue-dead"], env=environment(settings))
+    assert result.exit_code == 0, result.output
+    assert "1 message(s) queued again, 2 left in the dead list" in result.output
+    with app.app_context():
+        queue = services_of(app).mail_queue
+        [raw] = queue.redis.lrange(queue.queue, 0, -1)
+    again = json.loads(raw)
+    assert again["to"] == relayed["to"] and again["attempts"] == 0
+    assert sorted(bool(entry.get("raw")) for entry in dead(app)) == [False, True]
 
 
 def test_the_queue_refuses_an_address_smtp_cannot_carry(app):

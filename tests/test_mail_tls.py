@@ -18,11 +18,11 @@ from devstack.ports import free_port, terminate
 from devstack.smtp_sink import SmtpSink
 from ent_idp import create_app
 from ent_idp.cli import main
-from ent_idp.config import DEFAULTS, ConfigError, flask_name
+from ent_idp.config import ConfigError
 from ent_idp.mails import Sender
 
 from .conftest import services_of
-from .mail_support import start_worker, write_config
+from .mail_support import environment, start_worker, write_config
 
 pytestmark = pytest.mark.security
 
@@ -147,19 +147,6 @@ def test_a_certificate_for_another_name_is_refused(worker_app, other_name, ca, c
     assert still_queued(app)
     assert "IP address mismatch" in caplog.text
     assert "set [mail] server to the name the certificate is for" in caplog.text
-
-
-def environment(settings: dict) -> dict[str, str | None]:
-    env: dict[str, str | None] = {"ENT_IDP_CONFIG": None}
-    for section, key in DEFAULTS:
-        value = settings.get(flask_name(section, key))
-        if value is not None:
-            if isinstance(value, bool):
-                value = "true" if value else "false"
-            elif isinstance(value, list):
-                value = ",".join(value)
-            env[f"ENT_IDP_{flask_name(section, key)}"] = str(value)
-    return env
 
 
 def check(settings: dict, stack) -> tuple[int, list[str]]:
