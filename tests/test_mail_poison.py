@@ -18,8 +18,9 @@ from ent_idp.cli import main
 from ent_idp.mailqueue import DEAD_MAX, DEAD_TTL_SECONDS, NotPlainAddress
 from ent_idp.mails import Sender
 
-from .conftest import services_of
+from .conftest import CGU_VERSION, services_of
 from .mail_support import environment, start_worker, write_config
+from .pages import link_in, submit
 
 pytestmark = [pytest.mark.security, pytest.mark.faults]
 
@@ -143,6 +144,27 @@ def test_dead_messages_can_be_queued_again_once_the_cause_is_fixed(app, settings
     again = json.loads(raw)
     assert again["to"] == relayed["to"] and again["attempts"] == 0
     assert sorted(bool(entry.get("raw")) for entry in dead(app)) == [False, True]
+
+
+def test_a_damaged_forgotten_password_request_does_not_stop_the_worker(
+    app, client, accounts, deliver
+):
+    """The worker also handles « Mot de passe oublié » requests: a damaged one is dropped
+    (and logged), the next one gets its link."""
+    account = accounts.create(
+        "active",
+        password="Deja-Actif-2026!",
+        backup_mail="emma.perso@example.net",
+        backup_verified=True,
+        cgu_version=CGU_VERSION,
+    )
+    with app.app_context():
+        s = services_of(app)
+        s.redis.lpush(f"{s.flows.prefix}:recovery:requests", "{damaged", '["a list"]')
+    submit(client, "/mot-de-passe-oublie", {"login": account["login"]})
+    [message] = deliver(1)
+    assert message["To"] == "emma.perso@example.net"
+    assert "mot-de-passe-oublie/lien/" in link_in(message, "mot-de-passe-oublie/lien")
 
 
 def test_the_queue_refuses_an_address_smtp_cannot_carry(app):
