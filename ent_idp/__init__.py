@@ -6,11 +6,10 @@ import logging
 
 import jinja2
 from flask import Flask
-from flask_mail import Mail
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import config, extensions, headers, i18n, views
+from . import config, extensions, headers, i18n, mails, views
 from .resources import templates_dir
 
 
@@ -26,7 +25,7 @@ def create_app(overrides: dict | None = None, config_file: str | None = None) ->
         # Behind N reverse proxies: the client address throttling counts is theirs to tell.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_COUNT"], x_proto=1)
     csrf = CSRFProtect(app)
-    Mail(app)
+    mails.init_app(app)
     i18n.init_app(app)
     extensions.init_app(app)
     headers.init_app(app)

@@ -25,7 +25,7 @@ from pathlib import Path
 import redis
 from flask import current_app
 
-from . import audit
+from . import audit, mails
 from .activation import VALIDATION
 from .config import ConfigError
 from .directory import Account, AccountState, Directory
@@ -458,7 +458,10 @@ def check() -> Iterator[CheckResult]:
                 yield CheckResult(f"LDAP: {name}", failure)
             directory.close_admin()
     yield _run(f"Redis: reachable and writable at {_safe_url(config['REDIS_URL'])}", _redis)
-    yield _run(f"SMTP: {config['MAIL_SERVER']}:{config['MAIL_PORT']} answers", _smtp)
+    smtp = f"SMTP: {config['MAIL_SERVER']}:{config['MAIL_PORT']} answers"
+    if mails.unverified_tls_warning(config):
+        smtp += " (its certificate NOT checked: [mail] tls_verify = false)"
+    yield _run(smtp, _smtp)
 
 
 def _schema() -> str:
@@ -485,15 +488,8 @@ def _redis() -> str:
 
 
 def _smtp() -> str:
-    config = current_app.config
-    kind = smtplib.SMTP_SSL if config["MAIL_USE_SSL"] else smtplib.SMTP
-    with kind(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=config["MAIL_TIMEOUT"]) as smtp:
-        smtp.ehlo()
-        if config["MAIL_USE_TLS"]:
-            smtp.starttls()
-            smtp.ehlo()
-        if config["MAIL_USERNAME"]:
-            smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
+    """The mail worker's own connection: TLS checked as configured, logged in, NOOP."""
+    with mails.open_smtp(current_app.config) as smtp:
         code, message = smtp.noop()
         if code != 250:
             return f"NOOP answered {code} {message.decode(errors='replace')}"

@@ -90,9 +90,12 @@ def mail_worker(config_file: str | None, once: bool) -> None:
     from . import recovery
     from .exceptions import DirectoryUnavailable
     from .extensions import services
-    from .mails import Sender
+    from .mails import Sender, unverified_tls_warning
 
     app = _app(config_file)
+    warning = unverified_tls_warning(app.config)
+    if warning:
+        log.warning("%s", warning)
     socket.setdefaulttimeout(app.config["MAIL_TIMEOUT"])
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
@@ -123,6 +126,21 @@ def mail_worker(config_file: str | None, once: bool) -> None:
             if once and not sent and queue.pending() == 0:
                 break
         sender.close()
+
+
+@main.command("mail-requeue-dead")
+@config_option
+def mail_requeue_dead(config_file: str | None) -> None:
+    """Queue the dead list's messages again, once what made them fail is fixed.
+
+    Entries that are not messages, or whose recipient still cannot be mailed, stay.
+    """
+    from .extensions import services
+
+    app = _app(config_file)
+    with app.app_context():
+        queued, left = services().mail_queue.requeue_dead()
+    click.echo(f"{queued} message(s) queued again, {left} left in the dead list")
 
 
 # -- admin commands (the work is in ent_idp/admin.py) ----------------------------------

@@ -14,6 +14,7 @@ import ipaddress
 import os
 import re
 import tomllib
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -73,6 +74,10 @@ DEFAULTS: dict[tuple[str, str], Any] = {
     ("mail", "port"): 25,
     ("mail", "use_tls"): False,
     ("mail", "use_ssl"): False,
+    # TLS to the SMTP server checks its certificate against the system's CA store and this
+    # file (PEM); tls_verify = false turns the check off (logged as a warning at start).
+    ("mail", "tls_verify"): True,
+    ("mail", "tls_ca_file"): "",
     ("mail", "username"): "",
     ("mail", "password"): "",
     ("mail", "sender"): REQUIRED,
@@ -243,6 +248,19 @@ def _check(settings: dict) -> None:
                 f"setting [cas] logout_addresses: {entry!r} is not an IP address or a network "
                 "such as 192.0.2.10 or 192.0.2.0/28"
             ) from None
+    if settings["MAIL_USE_TLS"] and settings["MAIL_USE_SSL"]:
+        raise ConfigError(
+            "settings [mail] use_tls (STARTTLS) and use_ssl (TLS from the start) exclude each "
+            "other: set only the one your SMTP server speaks on its port"
+        )
+    address = parseaddr(settings["MAIL_SENDER"])[1]
+    if not re.fullmatch(
+        r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", address
+    ):
+        raise ConfigError(
+            "setting [mail] sender must hold a plain ASCII address with its domain, "
+            f'e.g. "ENT <ne-pas-repondre@ent.example>", not {settings["MAIL_SENDER"]!r}'
+        )
 
 
 def _derive(settings: dict, base_dir: Path) -> None:
@@ -285,8 +303,14 @@ def _derive(settings: dict, base_dir: Path) -> None:
     settings["PERMANENT_SESSION_LIFETIME"] = 12 * 3600
     settings["SESSION_REFRESH_EACH_REQUEST"] = False
     settings["WTF_CSRF_TIME_LIMIT"] = None  # the session itself expires
-    settings["MAIL_DEFAULT_SENDER"] = settings["MAIL_SENDER"]
-    settings["MAIL_SUPPRESS_SEND"] = False  # Flask-Mail would stay silent under TESTING
+    if settings["MAIL_TLS_CA_FILE"]:
+        ca_file = Path(settings["MAIL_TLS_CA_FILE"])
+        settings["MAIL_TLS_CA_FILE"] = str(ca_file if ca_file.is_absolute() else base_dir / ca_file)
+        if not os.access(settings["MAIL_TLS_CA_FILE"], os.R_OK):
+            raise ConfigError(
+                f"setting [mail] tls_ca_file: cannot read {settings['MAIL_TLS_CA_FILE']} "
+                "(a PEM file of the CA that signed the SMTP server's certificate)"
+            )
 
 
 def _cgu_paragraphs(settings: dict, key: str, base_dir: Path) -> list[str]:

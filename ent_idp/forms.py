@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext, ngettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
+from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from .exceptions import IdentificationFailed, Throttled
 from .passwords import Policy, Rule, broken_rules
@@ -93,25 +94,29 @@ class CguForm(FlaskForm):
     )
 
 
+def _strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
 class BackupMailForm(FlaskForm):
-    """A backup address typed twice; not the ENT address, nor the one already in place."""
+    """A backup address typed twice; not the ENT address, nor the one already in place.
+
+    ent-idp accepts what the directory (an IA5 attribute), the queue and any SMTP server
+    carry: an ASCII part before the @ (no quotes), and a domain that may be international,
+    kept in its ASCII (IDNA) form. ``address`` is that form, once the form is valid.
+    """
 
     backup_mail = EmailField(
         _l("Adresse électronique de secours"),
+        filters=[_strip],
         validators=[
             DataRequired(_l("Saisissez votre adresse électronique de secours.")),
             Length(max=254, message=_l("Cette adresse est trop longue.")),
-            Email(
-                _l(
-                    "Cette adresse n'est pas valide : vérifiez-la "
-                    "(exemple : prenom.nom@exemple.fr)."
-                ),
-                check_deliverability=False,
-            ),
         ],
     )
     confirm = EmailField(
         _l("Confirmation de l'adresse électronique de secours"),
+        filters=[_strip],
         validators=[
             DataRequired(_l("Saisissez une deuxième fois votre adresse électronique de secours.")),
             EqualTo("backup_mail", _l("Les deux adresses ne sont pas identiques.")),
@@ -122,18 +127,46 @@ class BackupMailForm(FlaskForm):
         super().__init__(*args, **kwargs)
         self.ent_mail = ent_mail
         self.in_place = in_place
+        self.address = ""
 
     def validate_backup_mail(self, field: EmailField) -> None:
-        address = (field.data or "").strip().lower()
-        if self.ent_mail and address == self.ent_mail.lower():
+        self._not_in_place(field.data or "")  # as typed: its own message, even if invalid
+        address = deliverable_address(field.data or "")
+        self._not_in_place(address)
+        self.address = address
+
+    def _not_in_place(self, address: str) -> None:
+        if self.ent_mail and address.lower() == self.ent_mail.lower():
             raise ValidationError(
                 gettext(
                     "Votre adresse de secours doit être une adresse personnelle, "
                     "différente de votre adresse ENT."
                 )
             )
-        if self.in_place and address == self.in_place.lower():
+        if self.in_place and address.lower() == self.in_place.lower():
             raise ValidationError(gettext("C'est déjà votre adresse de secours."))
+
+
+def deliverable_address(typed: str) -> str:
+    """The address as ent-idp stores and mails it (domain in ASCII), or ValidationError."""
+    try:
+        found = validate_email(
+            typed, check_deliverability=False, allow_smtputf8=True, allow_quoted_local=False
+        )
+    except EmailNotValidError:
+        raise ValidationError(
+            gettext(
+                "Cette adresse n'est pas valide : vérifiez-la (exemple : prenom.nom@exemple.fr)."
+            )
+        ) from None
+    if found.ascii_email is None:  # the part before the @ is not ASCII: it needs SMTPUTF8
+        raise ValidationError(
+            gettext(
+                "Cette adresse contient des caractères accentués ou spéciaux avant le @, que la "
+                "messagerie ne peut pas acheminer : utilisez une adresse sans accent."
+            )
+        )
+    return found.ascii_email
 
 
 class MailsForm(BackupMailForm):

@@ -3,19 +3,55 @@
 Each message has a ``.txt`` and an ``.html`` template; the subject is the ``subject``
 variable set at the top of the ``.txt`` one. Messages are rendered in the language of the
 request that causes them (or the one ``force_locale`` sets, off the request path) and
-queued; the mail worker only sends them.
+queued; the mail worker only sends them, over a connection this module opens with the
+system's CA store (and ``[mail] tls_ca_file``) to check the server's certificate.
 """
 
 from __future__ import annotations
 
+import re
 import smtplib
+import ssl
+import textwrap
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import formatdate, make_msgid, parseaddr
 
-from flask import current_app, render_template
-from flask_mail import Message
+from flask import Flask, current_app, render_template
 
 from .extensions import services
 from .i18n import DEFAULT, current_language
+from .mailqueue import check_message
+
+WIDTH = 72
+# A space the text part must not break at: before « : ; ! ? » and inside « guillemets ».
+_NO_BREAK = re.compile(r" (?=[:;!?»])|(?<=«) ")
+_KEEP = "\ue000"  # stands for such a space while the text is wrapped (a private-use character)
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters["mail_wrap"] = wrap
+
+
+def wrap(text: str, width: int = WIDTH) -> str:
+    """Wrap the text part at ``width`` without leaving « : » or « » » alone at a line's start.
+
+    Links and other long words stay whole; blank lines stay where they are.
+    """
+    lines = []
+    for line in _NO_BREAK.sub(_KEEP, text).splitlines():
+        wrapped = textwrap.wrap(
+            line,
+            width,
+            break_long_words=False,
+            break_on_hyphens=False,
+            expand_tabs=False,
+            replace_whitespace=False,
+        )
+        lines.extend(wrapped or [""])
+    return "\n".join(lines).replace(_KEEP, " ")
 
 
 def _render(name: str, to: str, **context) -> dict:
@@ -82,6 +118,79 @@ def queue(message: dict, pipe=None) -> None:
     services().mail_queue.push(message, pipe=pipe)
 
 
+# -- sending (the mail worker, ent-idp check) ------------------------------------------
+
+
+def tls_context(config: Mapping) -> ssl.SSLContext:
+    """The system's CA store, plus ``[mail] tls_ca_file``; no check at all only if
+    ``[mail] tls_verify = false`` says so."""
+    context = ssl.create_default_context()
+    if config["MAIL_TLS_CA_FILE"]:
+        context.load_verify_locations(cafile=config["MAIL_TLS_CA_FILE"])
+    if not config["MAIL_TLS_VERIFY"]:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def unverified_tls_warning(config: Mapping) -> str | None:
+    """The warning to log at start when TLS is on but its certificate goes unchecked."""
+    if config["MAIL_TLS_VERIFY"] or not (config["MAIL_USE_TLS"] or config["MAIL_USE_SSL"]):
+        return None
+    return (
+        f"[mail] tls_verify = false: the certificate of {config['MAIL_SERVER']} is NOT "
+        "checked; anyone on the path can read and change the mail (set tls_ca_file instead)"
+    )
+
+
+# OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH and X509_V_ERR_IP_ADDRESS_MISMATCH.
+_NAME_MISMATCH = {62, 64}
+
+
+class UntrustedCertificate(OSError):
+    """The SMTP server's certificate failed the check (an OSError: the worker retries)."""
+
+    def __init__(self, config: Mapping, exc: ssl.SSLCertVerificationError):
+        if exc.verify_code in _NAME_MISMATCH:
+            fix = "set [mail] server to the name the certificate is for"
+        else:
+            fix = "give the CA that signed it in [mail] tls_ca_file"
+        super().__init__(
+            f"the TLS certificate of {config['MAIL_SERVER']}:{config['MAIL_PORT']} is not "
+            f"trusted (certificate verify failed: {exc.verify_message or exc.reason}): {fix}"
+        )
+
+
+def open_smtp(config: Mapping) -> smtplib.SMTP:
+    """An SMTP session, TLS (STARTTLS or implicit) checked by ``tls_context``, logged in.
+
+    Raises UntrustedCertificate, smtplib's errors or OSError.
+    """
+    try:
+        return _open_smtp(config)
+    except ssl.SSLCertVerificationError as exc:
+        raise UntrustedCertificate(config, exc) from exc
+
+
+def _open_smtp(config: Mapping) -> smtplib.SMTP:
+    host, port, timeout = config["MAIL_SERVER"], config["MAIL_PORT"], config["MAIL_TIMEOUT"]
+    if config["MAIL_USE_SSL"]:
+        smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=tls_context(config))
+    else:
+        smtp = smtplib.SMTP(host, port, timeout=timeout)
+    try:
+        smtp.ehlo()
+        if config["MAIL_USE_TLS"]:
+            smtp.starttls(context=tls_context(config))
+            smtp.ehlo()
+        if config["MAIL_USERNAME"]:
+            smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
+
+
 class Sender:
     """The mail worker's sender: one SMTP connection, kept while messages keep coming.
 
@@ -92,13 +201,18 @@ class Sender:
     """
 
     def __init__(self) -> None:
-        self._connection = None
+        self._connection: smtplib.SMTP | None = None
 
     def __call__(self, message: dict) -> None:
+        config = current_app.config
+        mail = build(message, config["MAIL_SENDER"])  # a message that cannot be built: no SMTP
+        envelope_from = parseaddr(config["MAIL_SENDER"])[1]
         while True:
             reused = self._connection is not None
             try:
-                self._connect().send(_message(message))
+                self._connect(config).send_message(
+                    mail, from_addr=envelope_from, to_addrs=[message["to"]]
+                )
                 return
             except (smtplib.SMTPServerDisconnected, ConnectionError):
                 self.close()
@@ -108,28 +222,40 @@ class Sender:
                 self.close()
                 raise
 
-    def _connect(self):
+    def _connect(self, config: Mapping) -> smtplib.SMTP:
         if self._connection is None:
-            connection = current_app.extensions["mail"].connect()
-            connection.__enter__()  # opens the SMTP session
-            self._connection = connection
+            self._connection = open_smtp(config)
         return self._connection
 
     def close(self) -> None:
         connection, self._connection = self._connection, None
-        if connection is None or connection.host is None:
+        if connection is None:
             return
         try:
-            connection.host.quit()
+            connection.quit()
         except (smtplib.SMTPException, OSError):
-            connection.host.close()
+            connection.close()
 
 
-def _message(message: dict) -> Message:
-    return Message(
-        subject=message["subject"],
-        recipients=[message["to"]],
-        body=message["text"],
-        html=message["html"],
-        extra_headers={"Content-Language": message.get("lang", DEFAULT)},
-    )
+def build(message: dict, sender: str) -> EmailMessage:
+    """The MIME message: text and HTML alternatives, in 7-bit quoted-printable.
+
+    Raises ValueError (NotPlainAddress, or a header with a line break) for a message that
+    cannot go out as it is.
+    """
+    check_message(message)
+    mail = EmailMessage(policy=SMTP)
+    mail["Subject"] = message["subject"]
+    mail["From"] = sender
+    mail["To"] = message["to"]
+    mail["Date"] = formatdate(localtime=True)
+    mail["Message-ID"] = make_msgid(domain=sender_domain(sender))
+    mail.set_content(message["text"], cte="quoted-printable")
+    mail.add_alternative(message["html"], subtype="html", cte="quoted-printable")
+    mail["Content-Language"] = message.get("lang") or DEFAULT  # set_content clears Content-*
+    return mail
+
+
+def sender_domain(sender: str) -> str:
+    """The domain of ``[mail] sender``'s address: Message-IDs are ours, not the host's."""
+    return parseaddr(sender)[1].rpartition("@")[2]

@@ -139,7 +139,7 @@ def change_backup_mail():
     form = AccountMailForm(prefix="adresse", ent_mail=account.mail, in_place=in_place)
     status = 400
     if form.validate_on_submit():
-        address = form.backup_mail.data.strip()
+        address = form.address
         try:
             account_ops.request_backup_change(account, form.current.data, address)
         except (IdentificationFailed, Throttled) as exc:

@@ -123,7 +123,7 @@ def mails(kind: str):
         form.backup_mail.data = form.confirm.data = flow.backup_mail
         form.forward.data = flow.forward
     if form.validate_on_submit():
-        activation.choose_mails(flow, form.backup_mail.data.strip(), form.forward.data)
+        activation.choose_mails(flow, form.address, form.forward.data)
         return redirect(url_for("flow.password", kind=kind))
     return _render("flow/mails.html", flow, Step.MAILS, form=form)
 
