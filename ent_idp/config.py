@@ -303,6 +303,8 @@ def _derive(settings: dict, base_dir: Path) -> None:
     settings["PERMANENT_SESSION_LIFETIME"] = 12 * 3600
     settings["SESSION_REFRESH_EACH_REQUEST"] = False
     settings["WTF_CSRF_TIME_LIMIT"] = None  # the session itself expires
+    settings["MAIL_DEFAULT_SENDER"] = settings["MAIL_SENDER"]
+    settings["MAIL_SUPPRESS_SEND"] = False  # Flask-Mail would stay silent under TESTING
     if settings["MAIL_TLS_CA_FILE"]:
         ca_file = Path(settings["MAIL_TLS_CA_FILE"])
         settings["MAIL_TLS_CA_FILE"] = str(ca_file if ca_file.is_absolute() else base_dir / ca_file)

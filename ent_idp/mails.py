@@ -3,27 +3,32 @@
 Each message has a ``.txt`` and an ``.html`` template; the subject is the ``subject``
 variable set at the top of the ``.txt`` one. Messages are rendered in the language of the
 request that causes them (or the one ``force_locale`` sets, off the request path) and
-queued; the mail worker only sends them, over a connection this module opens with the
-system's CA store (and ``[mail] tls_ca_file``) to check the server's certificate.
+queued; the mail worker only sends them with Flask-Mail, over a connection this module opens
+with the system's CA store (and ``[mail] tls_ca_file``) to check the server's certificate
+(Flask-Mail's own ``starttls()`` checks none).
 """
 
 from __future__ import annotations
 
+import email.charset
 import re
 import smtplib
 import ssl
 import textwrap
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import formatdate, make_msgid, parseaddr
+from email.utils import make_msgid, parseaddr
 
+import flask_mail
 from flask import Flask, current_app, render_template
 
 from .extensions import services
 from .i18n import DEFAULT, current_language
 from .mailqueue import check_message
+
+# Flask-Mail registers UTF-8 bodies as 8-bit at import; quoted-printable keeps every message
+# 7-bit, which any mail server carries (with or without 8BITMIME).
+email.charset.add_charset("utf-8", email.charset.SHORTEST, email.charset.QP, "utf-8")
 
 WIDTH = 72
 # A space the text part must not break at: before « : ; ! ? » and inside « guillemets ».
@@ -32,6 +37,7 @@ _KEEP = "\ue000"  # stands for such a space while the text is wrapped (a private
 
 
 def init_app(app: Flask) -> None:
+    flask_mail.Mail(app)
     app.jinja_env.filters["mail_wrap"] = wrap
 
 
@@ -191,6 +197,13 @@ def _open_smtp(config: Mapping) -> smtplib.SMTP:
     return smtp
 
 
+class _VerifiedConnection(flask_mail.Connection):
+    """Flask-Mail's connection, opened by ``open_smtp`` (TLS checked, logged in)."""
+
+    def configure_host(self) -> smtplib.SMTP:
+        return open_smtp(current_app.config)
+
+
 class Sender:
     """The mail worker's sender: one SMTP connection, kept while messages keep coming.
 
@@ -201,18 +214,15 @@ class Sender:
     """
 
     def __init__(self) -> None:
-        self._connection: smtplib.SMTP | None = None
+        self._connection: _VerifiedConnection | None = None
 
     def __call__(self, message: dict) -> None:
         config = current_app.config
         mail = build(message, config["MAIL_SENDER"])  # a message that cannot be built: no SMTP
-        envelope_from = parseaddr(config["MAIL_SENDER"])[1]
         while True:
             reused = self._connection is not None
             try:
-                self._connect(config).send_message(
-                    mail, from_addr=envelope_from, to_addrs=[message["to"]]
-                )
+                self._connect().send(mail, envelope_from=parseaddr(config["MAIL_SENDER"])[1])
                 return
             except (smtplib.SMTPServerDisconnected, ConnectionError):
                 self.close()
@@ -222,37 +232,40 @@ class Sender:
                 self.close()
                 raise
 
-    def _connect(self, config: Mapping) -> smtplib.SMTP:
+    def _connect(self) -> _VerifiedConnection:
         if self._connection is None:
-            self._connection = open_smtp(config)
+            connection = _VerifiedConnection(current_app.extensions["mail"])
+            self._connection = connection.__enter__()  # opens the SMTP session
         return self._connection
 
     def close(self) -> None:
         connection, self._connection = self._connection, None
-        if connection is None:
+        if connection is None or connection.host is None:
             return
         try:
-            connection.quit()
+            connection.host.quit()
         except (smtplib.SMTPException, OSError):
-            connection.close()
+            connection.host.close()
 
 
-def build(message: dict, sender: str) -> EmailMessage:
-    """The MIME message: text and HTML alternatives, in 7-bit quoted-printable.
+def build(message: dict, sender: str) -> flask_mail.Message:
+    """The Flask-Mail message: text and HTML alternatives, a Message-ID of the sender's domain.
 
     Raises ValueError (NotPlainAddress, or a header with a line break) for a message that
     cannot go out as it is.
     """
     check_message(message)
-    mail = EmailMessage(policy=SMTP)
-    mail["Subject"] = message["subject"]
-    mail["From"] = sender
-    mail["To"] = message["to"]
-    mail["Date"] = formatdate(localtime=True)
-    mail["Message-ID"] = make_msgid(domain=sender_domain(sender))
-    mail.set_content(message["text"], cte="quoted-printable")
-    mail.add_alternative(message["html"], subtype="html", cte="quoted-printable")
-    mail["Content-Language"] = message.get("lang") or DEFAULT  # set_content clears Content-*
+    mail = flask_mail.Message(
+        subject=message["subject"],
+        sender=sender,
+        recipients=[message["to"]],
+        body=message["text"],
+        html=message["html"],
+        extra_headers={"Content-Language": message.get("lang") or DEFAULT},
+    )
+    mail.msgId = make_msgid(domain=sender_domain(sender))
+    if mail.has_bad_headers():
+        raise ValueError("a header of the message holds a line break")
     return mail
 
 

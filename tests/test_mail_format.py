@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import secrets
 import socket
 from pathlib import Path
@@ -72,12 +74,12 @@ def test_the_message_id_is_the_senders_domain_not_the_hosts(render_app):
     tells the world the name of the machine that sent it."""
     with render_app.test_request_context("/"):
         message = mails.validation_mail("a@example.net", link=LINK, login="l", hours=48)
-        built = mails.build(message, SETTINGS["MAIL_SENDER"])
+        raw = mails.build(message, SETTINGS["MAIL_SENDER"]).as_bytes()
+    built = email.message_from_bytes(raw, policy=email.policy.default)
     assert built["Message-ID"].endswith("@lycees.example.fr>")
     assert socket.gethostname() not in built["Message-ID"]
     assert built["From"] == SETTINGS["MAIL_SENDER"]
     assert built["Content-Language"] == "fr"
-    assert built.get_content_type() == "multipart/alternative"
-    raw = built.as_bytes()
+    assert {part.get_content_type() for part in built.walk()} >= {"text/plain", "text/html"}
     assert raw.isascii(), "7-bit: any mail server carries it"
     assert "Pour la valider, ouvrez ce lien" in built.get_body(("plain",)).get_content()
