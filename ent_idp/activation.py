@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from enum import StrEnum
 
 from flask import current_app, has_request_context, request
 
@@ -216,31 +217,90 @@ def confirm_backup_mail(token: str) -> TokenRecord:
     return record
 
 
-def resend_validation(token: str) -> str:
-    """A new link for the address an old one was sent to. Returns what happened."""
+class Resend(StrEnum):
+    """What « Recevoir un nouveau lien » did."""
+
+    SENT = "sent"
+    STILL_VALID = "still-valid"
+    USED = "used"
+    SUPERSEDED = "superseded"
+    VOIDED = "voided"
+    ADDRESS_CHANGED = "address-changed"
+    ALREADY_VERIFIED = "already-verified"
+    LIMITED = "limited"
+    UNKNOWN = "unknown"
+
+
+def resend_validation(token: str) -> Resend:
+    """A new link in place of an expired one, if that one is still the account's latest.
+
+    A used, superseded (a newer link, or the address changed) or voided (an admin reset)
+    link gets no new one: its page points to the newest mail or to « Mon compte ».
+    """
     s = services()
     record = s.tokens.peek(token, VALIDATION)
     if record.status is TokenStatus.UNKNOWN:
-        return "unknown"
+        return Resend.UNKNOWN
     if record.status is TokenStatus.VALID:
-        return "still-valid"
-    account = s.directory.get(record.dn)
+        return Resend.STILL_VALID
+    if record.status is not TokenStatus.EXPIRED:
+        return Resend(record.status.value)
+    try:
+        account = s.directory.get(record.dn)
+    except AccountNotFound:
+        return Resend.VOIDED
     in_place = record.address if record.previous is None else record.previous
+    if account.needs_completion:
+        return Resend.VOIDED
     if account.backup_mail.lower() != in_place.lower():
-        return "address-changed"
+        return Resend.ADDRESS_CHANGED
     if record.previous is None and account.backup_verified:
-        return "already-verified"
+        return Resend.ALREADY_VERIFIED
+    if not _may_resend(record.dn, record.address):
+        audit.event("validation-resend", record.login, "limited")
+        return Resend.LIMITED
     pipe = s.redis.pipeline()
-    for scope in (record.dn, record.address.lower()):
+    send_validation(record.dn, record.login, record.address, previous=record.previous, pipe=pipe)
+    if record.previous is not None:  # « Mon compte » shows the change as waiting again
+        hours = current_app.config["MAIL_VALIDATION_HOURS"]
+        pipe.set(pending_change_key(record.dn), record.address, ex=hours * 3600)
+    pipe.execute()
+    audit.event("validation-resend", record.login, "ok")
+    return Resend.SENT
+
+
+def resend_for_flow(flow: Flow) -> Resend:
+    """From « Compte activé »: the validation mail again (it may never have arrived)."""
+    s = services()
+    if not (flow.completed and flow.validation_sent):
+        return Resend.UNKNOWN
+    try:
+        account = s.directory.get(flow.dn)
+    except AccountNotFound:
+        return Resend.VOIDED
+    if account.needs_completion:
+        return Resend.VOIDED
+    if account.backup_mail.lower() != flow.backup_mail.lower():
+        return Resend.ADDRESS_CHANGED
+    if account.backup_verified:
+        return Resend.ALREADY_VERIFIED
+    if not _may_resend(flow.dn, flow.backup_mail):
+        audit.event("validation-resend", flow.login, "limited")
+        return Resend.LIMITED
+    send_validation(flow.dn, flow.login, flow.backup_mail)
+    audit.event("validation-resend", flow.login, "ok", source="flow")
+    return Resend.SENT
+
+
+def _may_resend(dn: str, address: str) -> bool:
+    """Count a resend, per account and per address; False past RESENDS_PER_DAY of either."""
+    s = services()
+    pipe = s.redis.pipeline()
+    for scope in (dn, address.lower()):
         counter = f"{s.flows.prefix}:resend:{hashlib.sha256(scope.encode()).hexdigest()}"
         pipe.incr(counter).expire(counter, 24 * 3600, nx=True)
     per_account, _, per_address, _ = pipe.execute()
-    if max(per_account, per_address) > RESENDS_PER_DAY:
-        audit.event("validation-resend", record.login, "limited")
-        return "limited"
-    send_validation(record.dn, record.login, record.address, previous=record.previous)
-    audit.event("validation-resend", record.login, "ok")
-    return "sent"
+    return max(per_account, per_address) <= RESENDS_PER_DAY
 
 
 def peek_validation(token: str) -> TokenRecord:

@@ -206,8 +206,9 @@ def reset(
     For each LOGIN: a random provisional password (no look-alike characters), written for
     the directory to hash; an active account becomes "reset" (a pending one stays
     pending); pwdReset is set, so the user must choose a new password through « Mon compte
-    a été réinitialisé »; links mailed earlier (backup-address validation, « Mot de passe
-    oublié ») stop working.
+    a été réinitialisé »; every link mailed earlier (backup-address validation or change,
+    « Mot de passe oublié ») stops working; the backup address is no longer verified and
+    forwarding to it stops, until its owner verifies it again.
 
     Prints "LOGIN<TAB>PASSWORD" per account on stdout, and nothing else there. Unknown
     logins are named on stderr; the others are still reset, and the exit status is 1.
@@ -225,6 +226,8 @@ def reset(
             else:  # stdout: what admins pipe, as soon as the password is in force
                 done.append(report)
                 click.echo(f"{report.login}\t{report.issued.password}")
+            if report.warning:
+                click.echo(f"{report.login}: warning: {report.warning}", err=True)
         if csv_file or letters_file:
             _write_outputs(app, done, csv_file, letters_file)
     if len(done) != len(reports):
@@ -304,7 +307,9 @@ def import_command(
             )
         prefix = "(dry run) " if dry_run else ""
         for report in reports:
-            reason = f": {report.reason}" if report.reason else ""
+            reason = (
+                f": {report.reason or report.warning}" if report.reason or report.warning else ""
+            )
             click.echo(
                 f"{prefix}line {report.line}\t{report.login}\t{report.outcome}{reason}", err=True
             )

@@ -244,15 +244,15 @@ class Directory:
         asked for it. Returns whether forwarding was turned on.
         """
         account = self.get(dn)
-        if account.backup_mail.lower() != address.lower():
-            raise Conflict("backup address changed since the link was sent")
+        if account.backup_mail.lower() != address.lower() or account.needs_completion:
+            raise Conflict("backup address changed, or account reset, since the link was sent")
         changes: dict[str, list] = {
             self.attr["backup_verified"]: [(ldap3.MODIFY_REPLACE, [ldap_time(now)])],
             self.attr["forward"]: [
                 (ldap3.MODIFY_REPLACE, [account.backup_mail] if account.forward else [])
             ],
         }
-        self._modify(dn, changes, self._same_backup_filter(account))
+        self._modify(dn, changes, self._same_backup_and_state_filter(account))
         return account.forward
 
     def accept_cgu(self, account: Account, version: str, now: float | None = None) -> None:
@@ -275,14 +275,14 @@ class Directory:
         Forwarding moves to the new address if the user wishes it. Returns that wish.
         """
         account = self.get(dn)
-        if account.backup_mail.lower() != old.lower():
-            raise Conflict("backup address changed since the link was sent")
+        if account.backup_mail.lower() != old.lower() or account.needs_completion:
+            raise Conflict("backup address changed, or account reset, since the link was sent")
         changes = {
             self.attr["backup_mail"]: [(ldap3.MODIFY_REPLACE, [new])],
             self.attr["backup_verified"]: [(ldap3.MODIFY_REPLACE, [ldap_time(now)])],
             self.attr["forward"]: [(ldap3.MODIFY_REPLACE, [new] if account.forward else [])],
         }
-        self._modify(dn, changes, self._same_backup_filter(account))
+        self._modify(dn, changes, self._same_backup_and_state_filter(account))
         return account.forward
 
     def change_password(self, account: Account, password: str) -> None:
@@ -316,6 +316,11 @@ class Directory:
         if not account.backup_mail:
             return "(!({}=*))".format(self.attr["backup_mail"])
         return "({}={})".format(self.attr["backup_mail"], escape_filter_chars(account.backup_mail))
+
+    def _same_backup_and_state_filter(self, account: Account) -> str:
+        """A link's write: the address it was sent to, on an account not reset since."""
+        state = escape_filter_chars(account.state_raw or account.state)
+        return "(&{}({}={}))".format(self._same_backup_filter(account), self.attr["state"], state)
 
     def _unchanged_filter(self, account: Account) -> str:
         changed = (
@@ -507,13 +512,19 @@ class Directory:
     def reset_password(self, account: Account, password: str, state: AccountState) -> None:
         """A provisional password, ``state`` and ``pwdReset: TRUE``, in one Modify.
 
-        The change of ``pwdChangedTime`` makes any activation in progress with the old
-        password fail its assertion (Conflict), so a reset always wins.
+        The backup address loses its verification and the MTA's forwarding attribute is
+        emptied in the same Modify. The change of ``pwdChangedTime`` makes any activation in
+        progress with the old password fail its assertion (Conflict), so a reset always wins.
         """
         changes = {
             "userPassword": [(ldap3.MODIFY_REPLACE, [password])],
             self.attr["state"]: [(ldap3.MODIFY_REPLACE, [self.states[state]])],
             "pwdReset": [(ldap3.MODIFY_REPLACE, ["TRUE"])],
+            # Whoever held the account may have set the backup address: it stays as the
+            # form's suggestion, but is no longer trusted, and nothing is forwarded to it
+            # until its owner verifies it again.
+            self.attr["backup_verified"]: [(ldap3.MODIFY_REPLACE, [])],
+            self.attr["forward"]: [(ldap3.MODIFY_REPLACE, [])],
         }
 
         def modify(conn: ldap3.Connection) -> dict:
