@@ -25,7 +25,13 @@ from ldap3.utils.asn1 import encode as ber_encode
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import escape_rdn
 
-from .exceptions import AccountNotFound, Conflict, DirectoryUnavailable, PasswordRejected
+from .exceptions import (
+    AccountNotFound,
+    Conflict,
+    DirectoryUnavailable,
+    PasswordRejected,
+    WriteUnconfirmed,
+)
 
 log = logging.getLogger(__name__)
 
@@ -228,13 +234,13 @@ class Directory:
             ]
         try:
             self._modify(account.dn, changes, self._unchanged_filter(account))
-        except PasswordRejected:
+        except PasswordRejected as exc:
             now_read = self.get(account.dn)
             if (now_read.state, now_read.pwd_changed_time) != (
                 account.state,
                 account.pwd_changed_time,
             ):
-                raise Conflict(account.dn) from None
+                raise (WriteUnconfirmed if exc.retried else Conflict)(account.dn) from None
             raise
 
     def confirm_backup_mail(self, dn: str, address: str, now: float | None = None) -> bool:
@@ -334,21 +340,26 @@ class Directory:
 
     def _modify(self, dn: str, changes: dict, assertion: str) -> None:
         controls = [(ASSERTION_CONTROL, True, _encode_filter(assertion))]
+        sent = []
 
         def modify(conn: ldap3.Connection) -> dict:
+            sent.append(True)
             conn.modify(dn, changes, controls=controls)
             return conn.result
 
         result = self._service(modify)
+        # Sent twice: the first went unanswered (lost, or the connection died), and may
+        # have been applied; a refusal of the second may be the first one's doing.
+        retried = len(sent) > 1
         code = result.get("result")
         if code == 0:
             return
         if code == RESULT_ASSERTION_FAILED:
-            raise Conflict(dn)
+            raise (WriteUnconfirmed if retried else Conflict)(dn)
         if code == RESULT_CONSTRAINT_VIOLATION:
             # ppolicy checks the password before the assertion is evaluated: a refusal
             # may hide a conflict, which the caller finds out by reading the entry again.
-            raise PasswordRejected(_ppolicy_reason(result.get("message", "")))
+            raise PasswordRejected(_ppolicy_reason(result.get("message", "")), retried=retried)
         if code == 32:  # noSuchObject
             raise AccountNotFound(dn)
         log.error(
