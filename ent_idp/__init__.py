@@ -10,7 +10,7 @@ from flask_mail import Mail
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import config, extensions, headers, i18n, views
+from . import config, extensions, headers, i18n, limits, views
 from .resources import templates_dir
 
 
@@ -25,6 +25,7 @@ def create_app(overrides: dict | None = None, config_file: str | None = None) ->
     if app.config["PROXY_COUNT"]:
         # Behind N reverse proxies: the client address throttling counts is theirs to tell.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_COUNT"], x_proto=1)
+    limits.init_app(app)  # before the CSRF check, which reads the form
     csrf = CSRFProtect(app)
     Mail(app)
     i18n.init_app(app)

@@ -65,6 +65,10 @@ def serve(config_file: str | None, bind: str, workers: int, threads: int) -> Non
             self.cfg.set("threads", threads)
             self.cfg.set("worker_class", "gthread" if threads > 1 else "sync")
             self.cfg.set("accesslog", "-")
+            # Bounds on the request line and headers ([http]); the body is the app's
+            # (MAX_CONTENT_LENGTH: a 413 page).
+            for name in ("limit_request_line", "limit_request_fields", "limit_request_field_size"):
+                self.cfg.set(name, app.config[f"HTTP_{name.upper()}"])
             # gunicorn's control socket has one path per user: two servers would collide.
             self.cfg.set("control_socket_disable", True)
 

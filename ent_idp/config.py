@@ -76,6 +76,13 @@ DEFAULTS: dict[tuple[str, str], Any] = {
     ("cgu", "text_file"): REQUIRED,
     ("cgu", "text_file_en"): "",
     ("flow", "idle_minutes"): 30,
+    # Request bounds: the forms here are tiny; anything bigger gets 413 before it is read.
+    ("http", "max_content_length"): 64 * 1024,
+    ("http", "max_form_memory_size"): 16 * 1024,
+    ("http", "max_form_parts"): 50,
+    ("http", "limit_request_line"): 4094,
+    ("http", "limit_request_fields"): 50,
+    ("http", "limit_request_field_size"): 8190,
     ("password", "min_length"): 8,
     ("password", "max_length"): 256,
     ("password", "min_entropy_bits"): 50,
@@ -215,6 +222,12 @@ def _check(settings: dict) -> None:
         raise ConfigError("setting [cas] allowed_services must be a list of URLs")
     if not isinstance(settings["ALLOWED_HOSTS"], list):
         raise ConfigError("setting allowed_hosts must be a list of host names")
+    for (section, key), default in DEFAULTS.items():
+        if section == "http" and settings[flask_name(section, key)] <= 0:
+            raise ConfigError(
+                f"setting [http] {key} must be a positive number (default {default}): "
+                "ent-idp never accepts requests of unbounded size"
+            )
 
 
 def _derive(settings: dict, base_dir: Path) -> None:
@@ -254,6 +267,10 @@ def _derive(settings: dict, base_dir: Path) -> None:
     settings["PERMANENT_SESSION_LIFETIME"] = 12 * 3600
     settings["SESSION_REFRESH_EACH_REQUEST"] = False
     settings["WTF_CSRF_TIME_LIMIT"] = None  # the session itself expires
+    # Flask's and Werkzeug's own names for the request bounds ([http]).
+    settings["MAX_CONTENT_LENGTH"] = settings["HTTP_MAX_CONTENT_LENGTH"]
+    settings["MAX_FORM_MEMORY_SIZE"] = settings["HTTP_MAX_FORM_MEMORY_SIZE"]
+    settings["MAX_FORM_PARTS"] = settings["HTTP_MAX_FORM_PARTS"]
     settings["MAIL_DEFAULT_SENDER"] = settings["MAIL_SENDER"]
     settings["MAIL_SUPPRESS_SEND"] = False  # Flask-Mail would stay silent under TESTING
 

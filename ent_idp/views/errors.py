@@ -43,7 +43,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        if exc.code in (400, 403, 404, 405, 429):
+        if exc.code in (400, 403, 404, 405, 413, 429):
             return render_template(
                 f"errors/{exc.code if exc.code != 405 else 404}.html", reason=None
             ), exc.code
