@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import TextIO
 
 import redis
 from flask import current_app
@@ -373,22 +374,27 @@ def for_distribution(reports: Iterable[Report]) -> list[Issued]:
     return sorted(issued, key=lambda i: (i.group.lower(), i.last_name.lower(), i.first_name))
 
 
-def write_csv(path: str | os.PathLike, issued: list[Issued]) -> None:
+# A cell starting with one of these is a formula to a spreadsheet (=HYPERLINK(...), +, -,
+# @, and the tab and carriage return that some of them skip first): it gets a leading
+# apostrophe, so a name in a school's export cannot run anything (OWASP: CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(value: str) -> str:
+    """``value`` as a spreadsheet shows text, never as a formula."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def write_csv(out: TextIO, issued: list[Issued]) -> None:
     """The provisional passwords, ``;``-separated UTF-8 with a BOM (Excel opens it as is).
 
-    The file is readable by its owner only: it holds passwords.
+    ``out`` is opened by ``handouts``: new, readable by its owner only.
     """
-    with _private_file(path, "w", newline="", encoding="utf-8-sig") as out:
-        writer = csv.writer(out, delimiter=";")
-        writer.writerow(CSV_COLUMNS)
-        for i in issued:
-            writer.writerow((i.login, i.first_name, i.last_name, i.group, i.mail, i.password))
-
-
-def _private_file(path: str | os.PathLike, mode: str, **kw):
-    """A new file, mode 0600 from the start (never a moment readable by others)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    return os.fdopen(fd, mode, **kw)
+    writer = csv.writer(out, delimiter=";")
+    writer.writerow(CSV_COLUMNS)
+    for i in issued:
+        row = (i.login, i.first_name, i.last_name, i.group, i.mail, i.password)
+        writer.writerow([spreadsheet_text(cell) for cell in row])
 
 
 # -- ent-idp status --------------------------------------------------------------------

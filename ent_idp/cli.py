@@ -170,31 +170,59 @@ def _refuse_existing(*paths: str | None) -> None:
             )
 
 
-def _write_outputs(app: Flask, reports: list, csv_file: str | None, letters_file: str | None):
+@contextlib.contextmanager
+def _handouts(csv_file: str | None, letters_file: str | None) -> Iterator:
+    """The --csv/--letters files, created before any directory write (None without them)."""
+    from .handouts import HandoutError, Handouts
+
+    if not csv_file and not letters_file:
+        yield None
+        return
+    try:
+        handouts = Handouts.create(csv_file, letters_file)
+    except HandoutError as exc:
+        raise click.UsageError(f"{exc}; nothing was changed") from None
+    with handouts:
+        yield handouts
+
+
+def _write_outputs(app: Flask, reports: list, handouts, printed: bool = False) -> None:
+    """The passwords into the files, or on stdout; on stdout too if the files fail.
+
+    ``printed``: the passwords already went to stdout (``reset`` prints them as it goes).
+    """
     from . import admin, letters
+    from .handouts import HandoutError
 
     issued = admin.for_distribution(reports)
-    if not csv_file and not letters_file:
+    if handouts is None:
         for item in issued:
             click.echo(f"{item.login}\t{item.password}")
         return
     if not issued:
         click.echo("no new provisional password: no file written", err=True)
         return
-    if csv_file:
-        admin.write_csv(csv_file, issued)
-        click.echo(f"wrote {len(issued)} provisional password(s) to {csv_file}", err=True)
-    if letters_file:
-        config = app.config
-        context = letters.Context(
-            ent_name=config["ENT_NAME"],
-            ent_url=config["ADMIN_ENT_URL"] or config["CAS_DEFAULT_SERVICE"],
-            public_url=config["PUBLIC_URL"],
-            validation_hours=config["MAIL_VALIDATION_HOURS"],
-            min_length=config["PASSWORD_MIN_LENGTH"],
+    config = app.config
+    context = letters.Context(
+        ent_name=config["ENT_NAME"],
+        ent_url=config["ADMIN_ENT_URL"] or config["CAS_DEFAULT_SERVICE"],
+        public_url=config["PUBLIC_URL"],
+        validation_hours=config["MAIL_VALIDATION_HOURS"],
+        min_length=config["PASSWORD_MIN_LENGTH"],
+    )
+    try:
+        for path in handouts.write(issued, context):
+            click.echo(f"wrote {len(issued)} provisional password(s) to {path}", err=True)
+    except HandoutError as exc:
+        if not printed:
+            for item in issued:
+                click.echo(f"{item.login}\t{item.password}")
+        click.echo(
+            f"error: {exc}. The {len(issued)} provisional password(s) are in force and "
+            "printed on stdout (LOGIN<TAB>PASSWORD): keep that output, it is the only copy",
+            err=True,
         )
-        letters.write_letters(letters_file, issued, context)
-        click.echo(f"wrote {len(issued)} letter(s) to {letters_file}", err=True)
+        raise SystemExit(1) from None
 
 
 @main.command()
@@ -222,7 +250,7 @@ def reset(
 
     _refuse_existing(csv_file, letters_file)
     reports, done = [], []
-    with _admin_context(config_file) as app:
+    with _admin_context(config_file) as app, _handouts(csv_file, letters_file) as handouts:
         for report in admin.reset(logins):
             reports.append(report)
             if report.issued is None:
@@ -232,8 +260,8 @@ def reset(
                 click.echo(f"{report.login}\t{report.issued.password}")
             if report.warning:
                 click.echo(f"{report.login}: warning: {report.warning}", err=True)
-        if csv_file or letters_file:
-            _write_outputs(app, done, csv_file, letters_file)
+        if handouts is not None:
+            _write_outputs(app, done, handouts, printed=True)
     if len(done) != len(reports):
         raise SystemExit(1)
 
@@ -289,7 +317,10 @@ def import_command(
         rows = admin.read_rows(file)
     except admin.ImportFileError as exc:
         raise click.ClickException(str(exc)) from None
-    with _admin_context(config_file) as app:
+    with (
+        _admin_context(config_file) as app,
+        _handouts(*((None, None) if dry_run else (csv_file, letters_file))) as handouts,
+    ):
         if not dry_run:
             from .extensions import services
 
@@ -321,7 +352,7 @@ def import_command(
         summary = ", ".join(f"{counts[o.value]} {o.value}" for o in admin.Outcome)
         click.echo(f"{prefix}{len(reports)} rows: {summary}", err=True)
         if not dry_run:
-            _write_outputs(app, reports, csv_file, letters_file)
+            _write_outputs(app, reports, handouts)
     if counts[admin.Outcome.ERROR.value]:
         raise SystemExit(1)
 
