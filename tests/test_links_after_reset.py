@@ -271,3 +271,21 @@ def test_a_voided_password_reset_link_says_so(cli, app, client, verified, delive
     token = csrf_token(client.get("/mot-de-passe-oublie").get_data(as_text=True))
     assert "Lien annulé" in text(client.post(path, data={"csrf_token": token}))
     assert client.get("/mot-de-passe-oublie/nouveau").status_code == 302, "no flow opened"
+
+
+def test_import_reset_active_voids_and_clears_the_same_way(cli, app, verified, accounts, tmp_path):  # noqa: F811
+    """``import --reset-active`` resets through the same code: links voided, forwarding
+    stopped, the address unverified."""
+    tokens = services_of(app).tokens
+    token = tokens.issue(RESET_LINK, dn=verified["dn"], address=ADDRESS, login="e", lifetime=600)
+    export = tmp_path / "export.csv"
+    export.write_text(
+        "login;first_name;last_name;class;mail\n"
+        f"{verified['login']};Emma;Durand;2nde 1;{verified['mail']}\n"
+    )
+    result = cli("import", "--reset-active", str(export))
+    assert result.exit_code == 0, result.output
+    assert f"{verified['login']}\treset" in result.stderr
+    entry = accounts.read(verified["dn"])
+    assert "mailroutingaddress" not in entry and "entidpbackupmailverifiedtime" not in entry
+    assert tokens.peek(token, RESET_LINK).status is TokenStatus.VOIDED
