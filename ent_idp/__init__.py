@@ -9,7 +9,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import config, extensions, headers, i18n, mails, views
+from . import config, extensions, headers, i18n, limits, mails, views
 from .resources import templates_dir
 
 
@@ -24,6 +24,7 @@ def create_app(overrides: dict | None = None, config_file: str | None = None) ->
     if app.config["PROXY_COUNT"]:
         # Behind N reverse proxies: the client address throttling counts is theirs to tell.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_COUNT"], x_proto=1)
+    limits.init_app(app)  # before the CSRF check, which reads the form
     csrf = CSRFProtect(app)
     mails.init_app(app)
     i18n.init_app(app)

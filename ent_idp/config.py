@@ -94,6 +94,13 @@ DEFAULTS: dict[tuple[str, str], Any] = {
     ("flow", "idle_minutes"): 30,
     # « Mon compte » sessions end this long after the CAS login, whatever the activity.
     ("account", "session_max_minutes"): 60.0,
+    # Request bounds: the forms here are tiny; anything bigger gets 413 before it is read.
+    ("http", "max_content_length"): 64 * 1024,
+    ("http", "max_form_memory_size"): 16 * 1024,
+    ("http", "max_form_parts"): 50,
+    ("http", "limit_request_line"): 4094,
+    ("http", "limit_request_fields"): 50,
+    ("http", "limit_request_field_size"): 8190,
     ("password", "min_length"): 8,
     ("password", "max_length"): 256,
     ("password", "min_entropy_bits"): 50,
@@ -261,6 +268,12 @@ def _check(settings: dict) -> None:
             "setting [mail] sender must hold a plain ASCII address with its domain, "
             f'e.g. "ENT <ne-pas-repondre@ent.example>", not {settings["MAIL_SENDER"]!r}'
         )
+    for (section, key), default in DEFAULTS.items():
+        if section == "http" and settings[flask_name(section, key)] <= 0:
+            raise ConfigError(
+                f"setting [http] {key} must be a positive number (default {default}): "
+                "ent-idp never accepts requests of unbounded size"
+            )
 
 
 def _derive(settings: dict, base_dir: Path) -> None:
@@ -303,6 +316,10 @@ def _derive(settings: dict, base_dir: Path) -> None:
     settings["PERMANENT_SESSION_LIFETIME"] = 12 * 3600
     settings["SESSION_REFRESH_EACH_REQUEST"] = False
     settings["WTF_CSRF_TIME_LIMIT"] = None  # the session itself expires
+    # Flask's and Werkzeug's own names for the request bounds ([http]).
+    settings["MAX_CONTENT_LENGTH"] = settings["HTTP_MAX_CONTENT_LENGTH"]
+    settings["MAX_FORM_MEMORY_SIZE"] = settings["HTTP_MAX_FORM_MEMORY_SIZE"]
+    settings["MAX_FORM_PARTS"] = settings["HTTP_MAX_FORM_PARTS"]
     settings["MAIL_DEFAULT_SENDER"] = settings["MAIL_SENDER"]
     settings["MAIL_SUPPRESS_SEND"] = False  # Flask-Mail would stay silent under TESTING
     if settings["MAIL_TLS_CA_FILE"]:

@@ -30,7 +30,13 @@ from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import escape_rdn
 
 from . import ldap_tls
-from .exceptions import AccountNotFound, Conflict, DirectoryUnavailable, PasswordRejected
+from .exceptions import (
+    AccountNotFound,
+    Conflict,
+    DirectoryUnavailable,
+    PasswordRejected,
+    WriteUnconfirmed,
+)
 
 log = logging.getLogger(__name__)
 
@@ -235,13 +241,13 @@ class Directory:
             ]
         try:
             self._modify(account.dn, changes, self._unchanged_filter(account))
-        except PasswordRejected:
+        except PasswordRejected as exc:
             now_read = self.get(account.dn)
             if (now_read.state, now_read.pwd_changed_time) != (
                 account.state,
                 account.pwd_changed_time,
             ):
-                raise Conflict(account.dn) from None
+                raise (WriteUnconfirmed if exc.retried else Conflict)(account.dn) from None
             raise
 
     def confirm_backup_mail(self, dn: str, address: str, now: float | None = None) -> bool:
@@ -251,15 +257,15 @@ class Directory:
         asked for it. Returns whether forwarding was turned on.
         """
         account = self.get(dn)
-        if account.backup_mail.lower() != address.lower():
-            raise Conflict("backup address changed since the link was sent")
+        if account.backup_mail.lower() != address.lower() or account.needs_completion:
+            raise Conflict("backup address changed, or account reset, since the link was sent")
         changes: dict[str, list] = {
             self.attr["backup_verified"]: [(ldap3.MODIFY_REPLACE, [ldap_time(now)])],
             self.attr["forward"]: [
                 (ldap3.MODIFY_REPLACE, [account.backup_mail] if account.forward else [])
             ],
         }
-        self._modify(dn, changes, self._same_backup_filter(account))
+        self._modify(dn, changes, self._same_backup_and_state_filter(account))
         return account.forward
 
     def accept_cgu(self, account: Account, version: str, now: float | None = None) -> None:
@@ -283,14 +289,14 @@ class Directory:
         was just before (its forwarding wish, whether ``old`` was verified).
         """
         account = self.get(dn)
-        if account.backup_mail.lower() != old.lower():
-            raise Conflict("backup address changed since the link was sent")
+        if account.backup_mail.lower() != old.lower() or account.needs_completion:
+            raise Conflict("backup address changed, or account reset, since the link was sent")
         changes = {
             self.attr["backup_mail"]: [(ldap3.MODIFY_REPLACE, [new])],
             self.attr["backup_verified"]: [(ldap3.MODIFY_REPLACE, [ldap_time(now)])],
             self.attr["forward"]: [(ldap3.MODIFY_REPLACE, [new] if account.forward else [])],
         }
-        self._modify(dn, changes, self._same_backup_filter(account))
+        self._modify(dn, changes, self._same_backup_and_state_filter(account))
         return account
 
     def change_password(self, account: Account, password: str) -> None:
@@ -325,6 +331,11 @@ class Directory:
             return "(!({}=*))".format(self.attr["backup_mail"])
         return "({}={})".format(self.attr["backup_mail"], escape_filter_chars(account.backup_mail))
 
+    def _same_backup_and_state_filter(self, account: Account) -> str:
+        """A link's write: the address it was sent to, on an account not reset since."""
+        state = escape_filter_chars(account.state_raw or account.state)
+        return "(&{}({}={}))".format(self._same_backup_filter(account), self.attr["state"], state)
+
     def _unchanged_filter(self, account: Account) -> str:
         changed = (
             f"(pwdChangedTime={escape_filter_chars(account.pwd_changed_time)})"
@@ -337,21 +348,26 @@ class Directory:
 
     def _modify(self, dn: str, changes: dict, assertion: str) -> None:
         controls = [(ASSERTION_CONTROL, True, _encode_filter(assertion))]
+        sent = []
 
         def modify(conn: ldap3.Connection) -> dict:
+            sent.append(True)
             conn.modify(dn, changes, controls=controls)
             return conn.result
 
         result = self._service(modify)
+        # Sent twice: the first went unanswered (lost, or the connection died), and may
+        # have been applied; a refusal of the second may be the first one's doing.
+        retried = len(sent) > 1
         code = result.get("result")
         if code == 0:
             return
         if code == RESULT_ASSERTION_FAILED:
-            raise Conflict(dn)
+            raise (WriteUnconfirmed if retried else Conflict)(dn)
         if code == RESULT_CONSTRAINT_VIOLATION:
             # ppolicy checks the password before the assertion is evaluated: a refusal
             # may hide a conflict, which the caller finds out by reading the entry again.
-            raise PasswordRejected(_ppolicy_reason(result.get("message", "")))
+            raise PasswordRejected(_ppolicy_reason(result.get("message", "")), retried=retried)
         if code == 32:  # noSuchObject
             raise AccountNotFound(dn)
         log.error(
@@ -538,13 +554,19 @@ class Directory:
     def reset_password(self, account: Account, password: str, state: AccountState) -> None:
         """A provisional password, ``state`` and ``pwdReset: TRUE``, in one Modify.
 
-        The change of ``pwdChangedTime`` makes any activation in progress with the old
-        password fail its assertion (Conflict), so a reset always wins.
+        The backup address loses its verification and the MTA's forwarding attribute is
+        emptied in the same Modify. The change of ``pwdChangedTime`` makes any activation in
+        progress with the old password fail its assertion (Conflict), so a reset always wins.
         """
         changes = {
             "userPassword": [(ldap3.MODIFY_REPLACE, [_secret(password)])],
             self.attr["state"]: [(ldap3.MODIFY_REPLACE, [self.states[state]])],
             "pwdReset": [(ldap3.MODIFY_REPLACE, ["TRUE"])],
+            # Whoever held the account may have set the backup address: it stays as the
+            # form's suggestion, but is no longer trusted, and nothing is forwarded to it
+            # until its owner verifies it again.
+            self.attr["backup_verified"]: [(ldap3.MODIFY_REPLACE, [])],
+            self.attr["forward"]: [(ldap3.MODIFY_REPLACE, [])],
         }
 
         def modify(conn: ldap3.Connection) -> dict:

@@ -104,9 +104,12 @@ def test_the_activation_and_the_validation_link(tour, page, live_app, accounts, 
     choose_password(page, NEW_PASSWORD)
     expect(page.get_by_role("heading", name="Compte activé !")).to_be_visible()
     tour.visit("compte-active")
+    press(page, "Recevoir un nouveau lien")
+    expect(page.get_by_role("status").last).to_contain_text("Un nouveau message")
+    tour.visit("compte-active-nouveau-lien")
 
     tour.photograph("validation")
-    [message] = deliver(1)
+    [_, message] = deliver(2)
     page.goto(link_in(message))
     tour.visit("lien")
     press(page, "Valider mon adresse")
@@ -115,9 +118,6 @@ def test_the_activation_and_the_validation_link(tour, page, live_app, accounts, 
     page.goto(link_in(message))
     expect(page.get_by_role("heading", name="Lien déjà utilisé")).to_be_visible()
     tour.visit("lien-deja-utilise")
-    press(page, "Recevoir un nouveau lien")
-    expect(page.get_by_role("heading", name="Adresse déjà validée")).to_be_visible()
-    tour.visit("nouveau-lien-inutile")
     page.goto(f"{live_app}validation/inconnu")
     tour.visit("lien-inconnu")
     tour.assert_clean()
@@ -373,7 +373,7 @@ def _broken_routes(app: Flask) -> None:
 
 
 def test_the_error_pages(tour, page, live_app, settings, accounts):
-    """400, 404, 429, 500 and 503 as users get them."""
+    """400, 404, 413, 429, 500 and 503 as users get them."""
     tour.photograph("erreurs")
     # A second app whose directory is unreachable (nothing listens there), with two test-only
     # routes for a bug (500) and a request it cannot understand (400).
@@ -388,6 +388,13 @@ def test_the_error_pages(tour, page, live_app, settings, accounts):
         tour.visit("500-erreur")
         assert page.goto(f"{broken}demande-incorrecte").status == 400
         tour.visit("400-demande-incorrecte")
+
+    # A form posted with far more than it holds (a paste gone wrong, a script): 413.
+    page.goto(f"{live_app}activation")
+    page.get_by_label("Identifiant").evaluate("field => field.value = 'x'.repeat(70000)")
+    assert press(page) == 413
+    expect(page.get_by_role("heading", name="Envoi trop volumineux")).to_be_visible()
+    tour.visit("413-envoi-trop-volumineux")
 
     assert page.goto(f"{live_app}nulle-part").status == 404
     tour.visit("404-page-introuvable")
