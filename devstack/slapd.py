@@ -10,6 +10,10 @@ suffix is asked for), so the tests exercise what a deployment applies:
 * ``ppolicy-default.ldif``   -- added under ou=policies
 * ``decoy.ldif``             -- added (the decoy entry and its policy), with a random password
 
+With ``tls=SlapdTls(certificate, key, ldaps_port)`` the server also speaks TLS: StartTLS on
+its ``ldap://`` listener and ``ldaps://127.0.0.1:<ldaps_port>`` (``ldaps_url``). Its own
+set-up and readiness probe stay on plain ``ldap://``.
+
 Usage::
 
     s = Slapd(Path("/tmp/x"), 3890)
@@ -28,6 +32,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import ldap3
@@ -63,6 +68,15 @@ def _close(conn: ldap3.Connection) -> None:
 
 class SlapdError(RuntimeError):
     """slapd could not be set up, started or stopped."""
+
+
+@dataclass(frozen=True)
+class SlapdTls:
+    """The server's certificate (PEM, chain first) and key, and the port of its ldaps://."""
+
+    certificate: Path
+    key: Path
+    ldaps_port: int
 
 
 def _find_binary(name: str) -> str:
@@ -117,12 +131,15 @@ class Slapd:
         admin_password: str = "demo-admin",
         service_password: str = "demo-service",
         extra_schemas: tuple[Path, ...] = (),
+        tls: SlapdTls | None = None,
     ) -> None:
         """``extra_schemas``: more cn=config schema LDIFs, loaded after entidp.ldif."""
         self.extra_schemas = tuple(Path(path) for path in extra_schemas)
         self.workdir = Path(workdir).resolve()
         self.port = int(port)
         self.url = f"ldap://127.0.0.1:{self.port}"
+        self.tls = tls
+        self.ldaps_url = f"ldaps://127.0.0.1:{tls.ldaps_port}" if tls else ""
         self.suffix = suffix
         self.admin_dn = f"cn=admin,{suffix}"
         self.admin_password = admin_password
@@ -221,6 +238,14 @@ class Slapd:
                 f"{res.stderr.strip()}\n{res.stdout.strip()[-2000:]}"
             )
 
+    def _tls_config(self) -> str:
+        if self.tls is None:
+            return ""
+        return (
+            f"olcTLSCertificateFile: {Path(self.tls.certificate).resolve()}\n"
+            f"olcTLSCertificateKeyFile: {Path(self.tls.key).resolve()}\n"
+        )
+
     def _bootstrap_config_ldif(self) -> str:
         parts = [
             f"""dn: cn=config
@@ -228,7 +253,7 @@ objectClass: olcGlobal
 cn: config
 olcArgsFile: {self.workdir}/slapd.args
 olcPidFile: {self.workdir}/slapd.pid
-
+{self._tls_config()}
 dn: cn=module{{0}},cn=config
 objectClass: olcModuleList
 cn: module{{0}}
@@ -354,6 +379,8 @@ ou: policies
     def _check_port_free(self) -> None:
         try:
             check_port_free(self.port, "slapd")
+            if self.tls is not None:
+                check_port_free(self.tls.ldaps_port, "slapd (ldaps)")
         except RuntimeError as exc:
             raise SlapdError(str(exc)) from None
 
@@ -363,7 +390,8 @@ ou: policies
         self._check_port_free()
         # -d none: stay in the foreground (a child we can terminate) and log only
         # "unconditional" messages (startup errors) to stderr -> slapd.log.
-        cmd = [slapd, "-h", f"{self.url}/", "-F", str(self.config_dir), "-d", "none"]
+        listeners = " ".join(f"{url}/" for url in (self.url, self.ldaps_url) if url)
+        cmd = [slapd, "-h", listeners, "-F", str(self.config_dir), "-d", "none"]
         self._log = open(self.log_path, "ab")
         self._log.write(f"--- {time.strftime('%F %T')} {' '.join(cmd)}\n".encode())
         self._log.flush()

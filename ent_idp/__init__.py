@@ -6,10 +6,9 @@ import logging
 
 import jinja2
 from flask import Flask
-from flask_mail import Mail
 from flask_wtf.csrf import CSRFProtect
 
-from . import clients, config, devices, extensions, headers, i18n, views
+from . import clients, config, devices, extensions, headers, i18n, limits, mails, views
 from .resources import templates_dir
 
 
@@ -21,8 +20,9 @@ def create_app(overrides: dict | None = None, config_file: str | None = None) ->
         app.jinja_env.undefined = jinja2.StrictUndefined
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
+    limits.init_app(app)  # before the CSRF check, which reads the form
     csrf = CSRFProtect(app)
-    Mail(app)
+    mails.init_app(app)
     i18n.init_app(app)
     found = extensions.init_app(app)
     # The client address throttles and audit lines count: forwarded only by trusted proxies.

@@ -22,12 +22,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import TextIO
 
 import redis
 from flask import current_app
 
-from . import audit
-from .activation import VALIDATION
+from . import audit, mails
+from .activation import VALIDATION, pending_change_key
 from .config import ConfigError
 from .directory import Account, AccountState, Directory
 from .exceptions import AccountNotFound, Conflict, DirectoryUnavailable
@@ -97,13 +98,17 @@ class Report:
     reason: str = ""
     line: int = 0
     issued: Issued | None = None
+    warning: str = ""  # done, but something the admin must know
 
 
 # -- ent-idp reset ---------------------------------------------------------------------
 
 
 def reset(logins: Iterable[str]) -> Iterator[Report]:
-    """A new provisional password for each account, ``pwdReset``, pending links voided.
+    """A new provisional password for each account, ``pwdReset``, every mailed link voided.
+
+    The same Modify takes the backup address's verification and the forwarding away (see
+    ``Directory.reset_password``): nothing reaches that address until its owner verifies it.
 
     An active account becomes ``reset``; a pending one (never activated) stays pending.
     Unknown logins and blocked accounts are reported, the others still done. Reports come
@@ -119,6 +124,16 @@ def reset(logins: Iterable[str]) -> Iterator[Report]:
         yield _reset_account(directory, account, group="")
 
 
+def void_links(dn: str) -> list[str]:
+    """Void every link mailed for the account: validation and address change (one purpose),
+    « Mot de passe oublié », and forget the address change waiting. Returns what was voided."""
+    s = services()
+    voided = [purpose for purpose in (VALIDATION, RESET_LINK) if s.tokens.void(purpose, dn)]
+    if s.redis.delete(pending_change_key(dn)):
+        voided.append("pending-address-change")
+    return voided
+
+
 def _reset_account(directory: Directory, account: Account, group: str) -> Report:
     if account.state not in (AccountState.PENDING, AccountState.RESET, AccountState.ACTIVE):
         reason = f"account in state {account.state_raw!r}: not reset"
@@ -130,11 +145,17 @@ def _reset_account(directory: Directory, account: Account, group: str) -> Report
     except (DirectoryUnavailable, AccountNotFound) as exc:
         return Report(account.login, Outcome.ERROR, str(exc))
     # From here on the password is in force: whatever happens, it must reach the admin.
-    tokens = services().tokens
+    warning = ""
     try:
-        voided = [p for p in (VALIDATION, RESET_LINK) if tokens.void(p, account.dn)]
+        voided = void_links(account.dn)
     except redis.RedisError as exc:
+        # The directory still refuses them (the address is no longer verified, the account
+        # not active), but « Mon compte » may show a change waiting: say so.
         log.error("reset %s: links mailed before could not be voided: %s", account.login, exc)
+        warning = (
+            f"links mailed before could not be voided (Redis: {exc}); the directory refuses "
+            "them anyway. Run the reset again once Redis is back to void them"
+        )
         voided = ["failed"]
     try:
         services().throttle.clear(account.dn, account.login)  # the help desk lifts the lock
@@ -150,7 +171,7 @@ def _reset_account(directory: Directory, account: Account, group: str) -> Report
         password=password,
         flow="activation" if state == AccountState.PENDING else "reinitialisation",
     )
-    return Report(account.login, Outcome.RESET, issued=issued)
+    return Report(account.login, Outcome.RESET, issued=issued, warning=warning)
 
 
 # -- ent-idp import --------------------------------------------------------------------
@@ -360,22 +381,27 @@ def for_distribution(reports: Iterable[Report]) -> list[Issued]:
     return sorted(issued, key=lambda i: (i.group.lower(), i.last_name.lower(), i.first_name))
 
 
-def write_csv(path: str | os.PathLike, issued: list[Issued]) -> None:
+# A cell starting with one of these is a formula to a spreadsheet (=HYPERLINK(...), +, -,
+# @, and the tab and carriage return that some of them skip first): it gets a leading
+# apostrophe, so a name in a school's export cannot run anything (OWASP: CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(value: str) -> str:
+    """``value`` as a spreadsheet shows text, never as a formula."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def write_csv(out: TextIO, issued: list[Issued]) -> None:
     """The provisional passwords, ``;``-separated UTF-8 with a BOM (Excel opens it as is).
 
-    The file is readable by its owner only: it holds passwords.
+    ``out`` is opened by ``handouts``: new, readable by its owner only.
     """
-    with _private_file(path, "w", newline="", encoding="utf-8-sig") as out:
-        writer = csv.writer(out, delimiter=";")
-        writer.writerow(CSV_COLUMNS)
-        for i in issued:
-            writer.writerow((i.login, i.first_name, i.last_name, i.group, i.mail, i.password))
-
-
-def _private_file(path: str | os.PathLike, mode: str, **kw):
-    """A new file, mode 0600 from the start (never a moment readable by others)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    return os.fdopen(fd, mode, **kw)
+    writer = csv.writer(out, delimiter=";")
+    writer.writerow(CSV_COLUMNS)
+    for i in issued:
+        row = (i.login, i.first_name, i.last_name, i.group, i.mail, i.password)
+        writer.writerow([spreadsheet_text(cell) for cell in row])
 
 
 # -- ent-idp status --------------------------------------------------------------------
@@ -468,7 +494,10 @@ def check() -> Iterator[CheckResult]:
             directory.close_admin()
     redis_check = _run(f"Redis: reachable and writable at {_safe_url(config['REDIS_URL'])}", _redis)
     yield redis_check
-    yield _run(f"SMTP: {config['MAIL_SERVER']}:{config['MAIL_PORT']} answers", _smtp)
+    smtp = f"SMTP: {config['MAIL_SERVER']}:{config['MAIL_PORT']} answers"
+    if mails.unverified_tls_warning(config):
+        smtp += " (its certificate NOT checked: [mail] tls_verify = false)"
+    yield _run(smtp, _smtp)
     if redis_check.ok:
         yield _forwarded_headers()
 
@@ -542,15 +571,8 @@ def _redis() -> str:
 
 
 def _smtp() -> str:
-    config = current_app.config
-    kind = smtplib.SMTP_SSL if config["MAIL_USE_SSL"] else smtplib.SMTP
-    with kind(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=config["MAIL_TIMEOUT"]) as smtp:
-        smtp.ehlo()
-        if config["MAIL_USE_TLS"]:
-            smtp.starttls()
-            smtp.ehlo()
-        if config["MAIL_USERNAME"]:
-            smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
+    """The mail worker's own connection: TLS checked as configured, logged in, NOOP."""
+    with mails.open_smtp(current_app.config) as smtp:
         code, message = smtp.noop()
         if code != 250:
             return f"NOOP answered {code} {message.decode(errors='replace')}"

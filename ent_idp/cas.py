@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
+import logging
+import socket
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 from xml.etree import ElementTree
@@ -10,6 +13,10 @@ import requests
 from cas import CASClient
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+
+log = logging.getLogger(__name__)
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True)
@@ -125,3 +132,38 @@ def logged_out_ticket(logout_request: str) -> str | None:
         return None
     index = root.find(f"{_SAMLP}SessionIndex")
     return index.text.strip() if index is not None and index.text else None
+
+
+def logout_networks(configured: list[str], cas_url: str) -> tuple[Network, ...]:
+    """Where single-logout requests may come from: the configured addresses, or else the
+    addresses the CAS server's host resolves to now (once, at start-up).
+
+    If the host does not resolve, no request is accepted (and the log says so): a logout
+    request from anyone else must not end anybody's session.
+    """
+    if configured:
+        return tuple(ipaddress.ip_network(entry, strict=False) for entry in configured)
+    parts = urlsplit(cas_url)
+    try:
+        found = socket.getaddrinfo(parts.hostname, parts.port or 0, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError) as exc:
+        log.warning(
+            "CAS host %s does not resolve (%s): single logout is refused until a restart; "
+            "set [cas] logout_addresses to its addresses",
+            parts.hostname,
+            exc,
+        )
+        return ()
+    addresses = {ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in found}
+    return tuple(ipaddress.ip_network(address) for address in sorted(addresses, key=str))
+
+
+def comes_from(address: str | None, networks: tuple[Network, ...]) -> bool:
+    """Whether a request from ``address`` (the TCP peer, or the proxies' word) is CAS's."""
+    try:
+        ip = ipaddress.ip_address((address or "").split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # a dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d
+    return any(ip in network for network in networks)

@@ -65,6 +65,12 @@ def serve(config_file: str | None, bind: str, workers: int, threads: int) -> Non
             self.cfg.set("threads", threads)
             self.cfg.set("worker_class", "gthread" if threads > 1 else "sync")
             self.cfg.set("accesslog", "-")
+            # Link tokens and CAS tickets are taken out of the access log (accesslog.py).
+            self.cfg.set("logger_class", "ent_idp.accesslog.RedactingLogger")
+            # Bounds on the request line and headers ([http]); the body is the app's
+            # (MAX_CONTENT_LENGTH: a 413 page).
+            for name in ("limit_request_line", "limit_request_fields", "limit_request_field_size"):
+                self.cfg.set(name, app.config[f"HTTP_{name.upper()}"])
             # gunicorn's control socket has one path per user: two servers would collide.
             self.cfg.set("control_socket_disable", True)
 
@@ -89,9 +95,12 @@ def mail_worker(config_file: str | None, once: bool) -> None:
     from . import recovery, unlock
     from .exceptions import DirectoryUnavailable
     from .extensions import services
-    from .mails import Sender
+    from .mails import Sender, unverified_tls_warning
 
     app = _app(config_file)
+    warning = unverified_tls_warning(app.config)
+    if warning:
+        log.warning("%s", warning)
     socket.setdefaulttimeout(app.config["MAIL_TIMEOUT"])
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
@@ -123,6 +132,21 @@ def mail_worker(config_file: str | None, once: bool) -> None:
             if once and not sent and queue.pending() == 0:
                 break
         sender.close()
+
+
+@main.command("mail-requeue-dead")
+@config_option
+def mail_requeue_dead(config_file: str | None) -> None:
+    """Queue the dead list's messages again, once what made them fail is fixed.
+
+    Entries that are not messages, or whose recipient still cannot be mailed, stay.
+    """
+    from .extensions import services
+
+    app = _app(config_file)
+    with app.app_context():
+        queued, left = services().mail_queue.requeue_dead()
+    click.echo(f"{queued} message(s) queued again, {left} left in the dead list")
 
 
 # -- admin commands (the work is in ent_idp/admin.py) ----------------------------------
@@ -168,31 +192,59 @@ def _refuse_existing(*paths: str | None) -> None:
             )
 
 
-def _write_outputs(app: Flask, reports: list, csv_file: str | None, letters_file: str | None):
+@contextlib.contextmanager
+def _handouts(csv_file: str | None, letters_file: str | None) -> Iterator:
+    """The --csv/--letters files, created before any directory write (None without them)."""
+    from .handouts import HandoutError, Handouts
+
+    if not csv_file and not letters_file:
+        yield None
+        return
+    try:
+        handouts = Handouts.create(csv_file, letters_file)
+    except HandoutError as exc:
+        raise click.UsageError(f"{exc}; nothing was changed") from None
+    with handouts:
+        yield handouts
+
+
+def _write_outputs(app: Flask, reports: list, handouts, printed: bool = False) -> None:
+    """The passwords into the files, or on stdout; on stdout too if the files fail.
+
+    ``printed``: the passwords already went to stdout (``reset`` prints them as it goes).
+    """
     from . import admin, letters
+    from .handouts import HandoutError
 
     issued = admin.for_distribution(reports)
-    if not csv_file and not letters_file:
+    if handouts is None:
         for item in issued:
             click.echo(f"{item.login}\t{item.password}")
         return
     if not issued:
         click.echo("no new provisional password: no file written", err=True)
         return
-    if csv_file:
-        admin.write_csv(csv_file, issued)
-        click.echo(f"wrote {len(issued)} provisional password(s) to {csv_file}", err=True)
-    if letters_file:
-        config = app.config
-        context = letters.Context(
-            ent_name=config["ENT_NAME"],
-            ent_url=config["ADMIN_ENT_URL"] or config["CAS_DEFAULT_SERVICE"],
-            public_url=config["PUBLIC_URL"],
-            validation_hours=config["MAIL_VALIDATION_HOURS"],
-            min_length=config["PASSWORD_MIN_LENGTH"],
+    config = app.config
+    context = letters.Context(
+        ent_name=config["ENT_NAME"],
+        ent_url=config["ADMIN_ENT_URL"] or config["CAS_DEFAULT_SERVICE"],
+        public_url=config["PUBLIC_URL"],
+        validation_hours=config["MAIL_VALIDATION_HOURS"],
+        min_length=config["PASSWORD_MIN_LENGTH"],
+    )
+    try:
+        for path in handouts.write(issued, context):
+            click.echo(f"wrote {len(issued)} provisional password(s) to {path}", err=True)
+    except HandoutError as exc:
+        if not printed:
+            for item in issued:
+                click.echo(f"{item.login}\t{item.password}")
+        click.echo(
+            f"error: {exc}. The {len(issued)} provisional password(s) are in force and "
+            "printed on stdout (LOGIN<TAB>PASSWORD): keep that output, it is the only copy",
+            err=True,
         )
-        letters.write_letters(letters_file, issued, context)
-        click.echo(f"wrote {len(issued)} letter(s) to {letters_file}", err=True)
+        raise SystemExit(1) from None
 
 
 @main.command()
@@ -208,8 +260,9 @@ def reset(
     For each LOGIN: a random provisional password (no look-alike characters), written for
     the directory to hash; an active account becomes "reset" (a pending one stays
     pending); pwdReset is set, so the user must choose a new password through « Mon compte
-    a été réinitialisé »; links mailed earlier (backup-address validation, « Mot de passe
-    oublié ») stop working.
+    a été réinitialisé »; every link mailed earlier (backup-address validation or change,
+    « Mot de passe oublié ») stops working; the backup address is no longer verified and
+    forwarding to it stops, until its owner verifies it again.
 
     Prints "LOGIN<TAB>PASSWORD" per account on stdout, and nothing else there. Unknown
     logins are named on stderr; the others are still reset, and the exit status is 1.
@@ -219,7 +272,7 @@ def reset(
 
     _refuse_existing(csv_file, letters_file)
     reports, done = [], []
-    with _admin_context(config_file) as app:
+    with _admin_context(config_file) as app, _handouts(csv_file, letters_file) as handouts:
         for report in admin.reset(logins):
             reports.append(report)
             if report.issued is None:
@@ -227,8 +280,10 @@ def reset(
             else:  # stdout: what admins pipe, as soon as the password is in force
                 done.append(report)
                 click.echo(f"{report.login}\t{report.issued.password}")
-        if csv_file or letters_file:
-            _write_outputs(app, done, csv_file, letters_file)
+            if report.warning:
+                click.echo(f"{report.login}: warning: {report.warning}", err=True)
+        if handouts is not None:
+            _write_outputs(app, done, handouts, printed=True)
     if len(done) != len(reports):
         raise SystemExit(1)
 
@@ -284,7 +339,10 @@ def import_command(
         rows = admin.read_rows(file)
     except admin.ImportFileError as exc:
         raise click.ClickException(str(exc)) from None
-    with _admin_context(config_file) as app:
+    with (
+        _admin_context(config_file) as app,
+        _handouts(*((None, None) if dry_run else (csv_file, letters_file))) as handouts,
+    ):
         if not dry_run:
             from .extensions import services
 
@@ -306,7 +364,9 @@ def import_command(
             )
         prefix = "(dry run) " if dry_run else ""
         for report in reports:
-            reason = f": {report.reason}" if report.reason else ""
+            reason = (
+                f": {report.reason or report.warning}" if report.reason or report.warning else ""
+            )
             click.echo(
                 f"{prefix}line {report.line}\t{report.login}\t{report.outcome}{reason}", err=True
             )
@@ -314,7 +374,7 @@ def import_command(
         summary = ", ".join(f"{counts[o.value]} {o.value}" for o in admin.Outcome)
         click.echo(f"{prefix}{len(reports)} rows: {summary}", err=True)
         if not dry_run:
-            _write_outputs(app, reports, csv_file, letters_file)
+            _write_outputs(app, reports, handouts)
     if counts[admin.Outcome.ERROR.value]:
         raise SystemExit(1)
 

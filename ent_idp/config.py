@@ -14,6 +14,7 @@ import ipaddress
 import os
 import re
 import tomllib
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -39,6 +40,10 @@ DEFAULTS: dict[tuple[str, str], Any] = {
     ("ldap", "people_dn"): REQUIRED,
     ("ldap", "timeout"): 5,
     ("ldap", "decoy_dn"): REQUIRED,
+    # TLS (ent_idp.ldap_tls): StartTLS on ldap:// URLs; certificates verified by default.
+    ("ldap", "start_tls"): False,
+    ("ldap", "tls_ca_file"): "",
+    ("ldap", "tls_verify"): True,
     ("ldap", "profile"): "entidp",
     # Empty: the profile's value (PROFILES below).
     ("ldap", "account_object_class"): "",
@@ -63,10 +68,17 @@ DEFAULTS: dict[tuple[str, str], Any] = {
     ("cas", "timeout"): 5,
     ("cas", "interrupt_username"): "cas",
     ("cas", "interrupt_password"): "",
+    # Where CAS single-logout requests may come from (IPs or CIDRs). Empty: the addresses
+    # the host of [cas] url resolves to, resolved once at start-up.
+    ("cas", "logout_addresses"): [],
     ("mail", "server"): "localhost",
     ("mail", "port"): 25,
     ("mail", "use_tls"): False,
     ("mail", "use_ssl"): False,
+    # TLS to the SMTP server checks its certificate against the system's CA store and this
+    # file (PEM); tls_verify = false turns the check off (logged as a warning at start).
+    ("mail", "tls_verify"): True,
+    ("mail", "tls_ca_file"): "",
     ("mail", "username"): "",
     ("mail", "password"): "",
     ("mail", "sender"): REQUIRED,
@@ -74,10 +86,22 @@ DEFAULTS: dict[tuple[str, str], Any] = {
     ("mail", "validation_hours"): 48,
     ("mail", "reset_link_minutes"): 30,
     ("mail", "retry_seconds"): 30,
+    # How users get help, named in the notices of changes to their account. Empty: their
+    # school only.
+    ("mail", "help_contact"): "",
     ("cgu", "version"): REQUIRED,
     ("cgu", "text_file"): REQUIRED,
     ("cgu", "text_file_en"): "",
     ("flow", "idle_minutes"): 30,
+    # « Mon compte » sessions end this long after the CAS login, whatever the activity.
+    ("account", "session_max_minutes"): 60.0,
+    # Request bounds: the forms here are tiny; anything bigger gets 413 before it is read.
+    ("http", "max_content_length"): 64 * 1024,
+    ("http", "max_form_memory_size"): 16 * 1024,
+    ("http", "max_form_parts"): 50,
+    ("http", "limit_request_line"): 4094,
+    ("http", "limit_request_fields"): 50,
+    ("http", "limit_request_field_size"): 8190,
     ("password", "min_length"): 8,
     ("password", "max_length"): 256,
     ("password", "min_entropy_bits"): 50,
@@ -188,7 +212,7 @@ def _from_env(raw: str, default: Any, section: str, key: str) -> Any:
             return float(raw)
         except ValueError:
             raise ConfigError(f"{name} must be a number, not {raw!r}") from None
-    if key in ("allowed_services", "allowed_hosts", "trusted_proxies"):
+    if key in ("allowed_services", "allowed_hosts", "trusted_proxies", "logout_addresses"):
         return [item.strip() for item in raw.split(",") if item.strip()]
     return raw
 
@@ -231,6 +255,11 @@ def _check(settings: dict) -> None:
         parts = urlsplit(settings[name])
         if parts.scheme not in {"http", "https"} or not parts.hostname:
             raise ConfigError(f"setting {name.lower()} must be an absolute http(s) URL")
+    if settings["LDAP_START_TLS"] and urlsplit(settings["LDAP_URL"]).scheme.lower() == "ldaps":
+        raise ConfigError(
+            "settings [ldap] url and start_tls: an ldaps:// URL is encrypted from the start; "
+            "use StartTLS (start_tls = true) with an ldap:// URL only"
+        )
     if not isinstance(settings["CAS_ALLOWED_SERVICES"], list):
         raise ConfigError("setting [cas] allowed_services must be a list of URLs")
     if not isinstance(settings["ALLOWED_HOSTS"], list):
@@ -243,6 +272,35 @@ def _check(settings: dict) -> None:
             "setting [throttle] ppolicy_failure_count_interval must be your policy's "
             "pwdFailureCountInterval in seconds (more than 0), or set ppolicy_max_failure = 0"
         )
+    if settings["ACCOUNT_SESSION_MAX_MINUTES"] <= 0:
+        raise ConfigError("setting [account] session_max_minutes must be more than 0, e.g. 60")
+    for entry in settings["CAS_LOGOUT_ADDRESSES"]:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"setting [cas] logout_addresses: {entry!r} is not an IP address or a network "
+                "such as 192.0.2.10 or 192.0.2.0/28"
+            ) from None
+    if settings["MAIL_USE_TLS"] and settings["MAIL_USE_SSL"]:
+        raise ConfigError(
+            "settings [mail] use_tls (STARTTLS) and use_ssl (TLS from the start) exclude each "
+            "other: set only the one your SMTP server speaks on its port"
+        )
+    address = parseaddr(settings["MAIL_SENDER"])[1]
+    if not re.fullmatch(
+        r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", address
+    ):
+        raise ConfigError(
+            "setting [mail] sender must hold a plain ASCII address with its domain, "
+            f'e.g. "ENT <ne-pas-repondre@ent.example>", not {settings["MAIL_SENDER"]!r}'
+        )
+    for (section, key), default in DEFAULTS.items():
+        if section == "http" and settings[flask_name(section, key)] <= 0:
+            raise ConfigError(
+                f"setting [http] {key} must be a positive number (default {default}): "
+                "ent-idp never accepts requests of unbounded size"
+            )
 
 
 def _networks(values: Any) -> tuple:
@@ -290,18 +348,33 @@ def _derive(settings: dict, base_dir: Path) -> None:
     settings["SESSION_COOKIE_SECURE"] = public.scheme == "https"
     # Requests for any other Host are refused (400): nothing is built from the request's host.
     settings["TRUSTED_HOSTS"] = [public.hostname, *settings["ALLOWED_HOSTS"]]
-    if settings["BRAND_LOGO_FILE"] and not Path(settings["BRAND_LOGO_FILE"]).is_absolute():
-        settings["BRAND_LOGO_FILE"] = str(base_dir / settings["BRAND_LOGO_FILE"])
+    for name in ("BRAND_LOGO_FILE", "LDAP_TLS_CA_FILE"):
+        if settings[name] and not Path(settings[name]).is_absolute():
+            settings[name] = str(base_dir / settings[name])
     settings["SESSION_COOKIE_HTTPONLY"] = True
     settings["SESSION_COOKIE_SAMESITE"] = "Lax"
     settings["SESSION_COOKIE_NAME"] = "ent_idp_session"
-    # Idle expiry is Redis's (flows and « Mon compte » sessions): the signed cookie only
-    # carries their ids, so it is not re-signed and re-sent on every response.
+    # The cookie is a browser-session cookie (no Expires: it dies with the browser); idle
+    # expiry is Redis's (flows and « Mon compte » sessions): the signed cookie only carries
+    # their ids, so it is not re-signed and re-sent on every response. Its signature is
+    # still refused after this many seconds, whatever the browser keeps.
     settings["PERMANENT_SESSION_LIFETIME"] = 12 * 3600
     settings["SESSION_REFRESH_EACH_REQUEST"] = False
     settings["WTF_CSRF_TIME_LIMIT"] = None  # the session itself expires
+    # Flask's and Werkzeug's own names for the request bounds ([http]).
+    settings["MAX_CONTENT_LENGTH"] = settings["HTTP_MAX_CONTENT_LENGTH"]
+    settings["MAX_FORM_MEMORY_SIZE"] = settings["HTTP_MAX_FORM_MEMORY_SIZE"]
+    settings["MAX_FORM_PARTS"] = settings["HTTP_MAX_FORM_PARTS"]
     settings["MAIL_DEFAULT_SENDER"] = settings["MAIL_SENDER"]
     settings["MAIL_SUPPRESS_SEND"] = False  # Flask-Mail would stay silent under TESTING
+    if settings["MAIL_TLS_CA_FILE"]:
+        ca_file = Path(settings["MAIL_TLS_CA_FILE"])
+        settings["MAIL_TLS_CA_FILE"] = str(ca_file if ca_file.is_absolute() else base_dir / ca_file)
+        if not os.access(settings["MAIL_TLS_CA_FILE"], os.R_OK):
+            raise ConfigError(
+                f"setting [mail] tls_ca_file: cannot read {settings['MAIL_TLS_CA_FILE']} "
+                "(a PEM file of the CA that signed the SMTP server's certificate)"
+            )
 
 
 def _cgu_paragraphs(settings: dict, key: str, base_dir: Path) -> list[str]:

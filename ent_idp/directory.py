@@ -1,8 +1,11 @@
 """Everything LDAP, and the only module that imports ldap3.
 
 One service connection per process, reused and reopened when the server went away; user
-binds on connections of their own, never shared. Every ldap3 error is translated here into
-the exceptions of ``ent_idp.exceptions``.
+binds on connections of their own, never shared. Every connection is made by
+``Directory._connection`` (TLS set up and verified there, see ``ent_idp.ldap_tls``). Every
+password, bound with or written, is sent as the UTF-8 bytes of what the user typed (``_secret``):
+ldap3 would apply SASLprep to a ``str`` in a simple bind but not in a write, so the two would
+differ. Every ldap3 error is translated here into the exceptions of ``ent_idp.exceptions``.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import logging
 import queue
 import re
 import secrets
+import ssl
 import statistics
 import threading
 import time
@@ -26,7 +30,14 @@ from ldap3.utils.asn1 import encode as ber_encode
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import escape_rdn
 
-from .exceptions import AccountNotFound, Conflict, DirectoryUnavailable, PasswordRejected
+from . import ldap_tls
+from .exceptions import (
+    AccountNotFound,
+    Conflict,
+    DirectoryUnavailable,
+    PasswordRejected,
+    WriteUnconfirmed,
+)
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +141,7 @@ class Directory:
             "pwdChangedTime",
             "pwdAccountLockedTime",
         ]
+        self._tls = _VerifiedTls(context) if (context := ldap_tls.context(config)) else None
         # Idle connections, each used by one thread at a time: bound as the service account,
         # and bind-only ones for checking users' passwords.
         self._services: queue.SimpleQueue[ldap3.Connection] = queue.SimpleQueue()
@@ -169,17 +181,20 @@ class Directory:
             # An empty password is an unauthenticated bind, which succeeds (RFC 4513 5.1.2).
             return PasswordCheck.WRONG
         for attempt in (1, 2):
-            conn = self._take_bind_connection()
+            conn = None
             try:
-                bound = conn.rebind(user=dn, password=password)
+                conn = self._take_bind_connection()
+                bound = conn.rebind(user=dn, password=_secret(password))
             except (*_COMMUNICATION_ERRORS, ldap_errors.LDAPBindError) as exc:
-                _close(conn)
+                if conn is not None:
+                    _close(conn)
                 _close_all(self._binds)  # they went away with the same server
                 if attempt == 2:
                     raise DirectoryUnavailable(str(exc)) from exc
                 continue
             finally:
-                conn.password = None  # keep no password in memory after the bind
+                if conn is not None:
+                    conn.password = None  # keep no password in memory after the bind
             result = conn.result.get("result")
             _give_back(self._binds, conn)
             if bound:
@@ -193,9 +208,7 @@ class Directory:
         try:
             return self._binds.get_nowait()
         except queue.Empty:
-            return ldap3.Connection(
-                self._server(), receive_timeout=self.timeout, raise_exceptions=False
-            )
+            return self._connection()
 
     # -- writes ------------------------------------------------------------------------
 
@@ -218,7 +231,7 @@ class Directory:
         """
         stamp = ldap_time(now)
         changes: dict[str, list] = {
-            "userPassword": [(ldap3.MODIFY_REPLACE, [password])],
+            "userPassword": [(ldap3.MODIFY_REPLACE, [_secret(password)])],
             self.attr["state"]: [(ldap3.MODIFY_REPLACE, [self.states[AccountState.ACTIVE]])],
             self.attr["activated_time"]: [(ldap3.MODIFY_REPLACE, [stamp])],
             self.attr["forward_wish"]: [(ldap3.MODIFY_REPLACE, ["TRUE" if forward else "FALSE"])],
@@ -237,13 +250,13 @@ class Directory:
             ]
         try:
             self._modify(account.dn, changes, self._unchanged_filter(account))
-        except PasswordRejected:
+        except PasswordRejected as exc:
             now_read = self.get(account.dn)
             if (now_read.state, now_read.pwd_changed_time) != (
                 account.state,
                 account.pwd_changed_time,
             ):
-                raise Conflict(account.dn) from None
+                raise (WriteUnconfirmed if exc.retried else Conflict)(account.dn) from None
             raise
 
     def confirm_backup_mail(self, dn: str, address: str, now: float | None = None) -> bool:
@@ -253,15 +266,15 @@ class Directory:
         asked for it. Returns whether forwarding was turned on.
         """
         account = self.get(dn)
-        if account.backup_mail.lower() != address.lower():
-            raise Conflict("backup address changed since the link was sent")
+        if account.backup_mail.lower() != address.lower() or account.needs_completion:
+            raise Conflict("backup address changed, or account reset, since the link was sent")
         changes: dict[str, list] = {
             self.attr["backup_verified"]: [(ldap3.MODIFY_REPLACE, [ldap_time(now)])],
             self.attr["forward"]: [
                 (ldap3.MODIFY_REPLACE, [account.backup_mail] if account.forward else [])
             ],
         }
-        self._modify(dn, changes, self._same_backup_filter(account))
+        self._modify(dn, changes, self._same_backup_and_state_filter(account))
         return account.forward
 
     def accept_cgu(self, account: Account, version: str, now: float | None = None) -> None:
@@ -278,25 +291,26 @@ class Directory:
         }
         self._modify(account.dn, changes, self._same_backup_filter(account))
 
-    def replace_backup_mail(self, dn: str, old: str, new: str, now: float | None = None) -> bool:
+    def replace_backup_mail(self, dn: str, old: str, new: str, now: float | None = None) -> Account:
         """A newly verified backup address replaces ``old`` (which must still be in place).
 
-        Forwarding moves to the new address if the user wishes it. Returns that wish.
+        Forwarding moves to the new address if the user wishes it. Returns the account as it
+        was just before (its forwarding wish, whether ``old`` was verified).
         """
         account = self.get(dn)
-        if account.backup_mail.lower() != old.lower():
-            raise Conflict("backup address changed since the link was sent")
+        if account.backup_mail.lower() != old.lower() or account.needs_completion:
+            raise Conflict("backup address changed, or account reset, since the link was sent")
         changes = {
             self.attr["backup_mail"]: [(ldap3.MODIFY_REPLACE, [new])],
             self.attr["backup_verified"]: [(ldap3.MODIFY_REPLACE, [ldap_time(now)])],
             self.attr["forward"]: [(ldap3.MODIFY_REPLACE, [new] if account.forward else [])],
         }
-        self._modify(dn, changes, self._same_backup_filter(account))
-        return account.forward
+        self._modify(dn, changes, self._same_backup_and_state_filter(account))
+        return account
 
     def change_password(self, account: Account, password: str) -> None:
         """A new password for an active account, hashed and policy-checked by the server."""
-        changes = {"userPassword": [(ldap3.MODIFY_REPLACE, [password])]}
+        changes = {"userPassword": [(ldap3.MODIFY_REPLACE, [_secret(password)])]}
         try:
             self._modify(account.dn, changes, self._unchanged_filter(account))
         except PasswordRejected:
@@ -326,6 +340,11 @@ class Directory:
             return "(!({}=*))".format(self.attr["backup_mail"])
         return "({}={})".format(self.attr["backup_mail"], escape_filter_chars(account.backup_mail))
 
+    def _same_backup_and_state_filter(self, account: Account) -> str:
+        """A link's write: the address it was sent to, on an account not reset since."""
+        state = escape_filter_chars(account.state_raw or account.state)
+        return "(&{}({}={}))".format(self._same_backup_filter(account), self.attr["state"], state)
+
     def _unchanged_filter(self, account: Account) -> str:
         changed = (
             f"(pwdChangedTime={escape_filter_chars(account.pwd_changed_time)})"
@@ -338,21 +357,26 @@ class Directory:
 
     def _modify(self, dn: str, changes: dict, assertion: str) -> None:
         controls = [(ASSERTION_CONTROL, True, _encode_filter(assertion))]
+        sent = []
 
         def modify(conn: ldap3.Connection) -> dict:
+            sent.append(True)
             conn.modify(dn, changes, controls=controls)
             return conn.result
 
         result = self._service(modify)
+        # Sent twice: the first went unanswered (lost, or the connection died), and may
+        # have been applied; a refusal of the second may be the first one's doing.
+        retried = len(sent) > 1
         code = result.get("result")
         if code == 0:
             return
         if code == RESULT_ASSERTION_FAILED:
-            raise Conflict(dn)
+            raise (WriteUnconfirmed if retried else Conflict)(dn)
         if code == RESULT_CONSTRAINT_VIOLATION:
             # ppolicy checks the password before the assertion is evaluated: a refusal
             # may hide a conflict, which the caller finds out by reading the entry again.
-            raise PasswordRejected(_ppolicy_reason(result.get("message", "")))
+            raise PasswordRejected(_ppolicy_reason(result.get("message", "")), retried=retried)
         if code == 32:  # noSuchObject
             raise AccountNotFound(dn)
         log.error(
@@ -437,18 +461,41 @@ class Directory:
         # A Server object remembers addresses that failed and then refuses them ("invalid
         # server address") even once slapd is back: each connection gets a fresh one.
         return ldap3.Server(
-            self.config["LDAP_URL"], get_info=ldap3.NONE, connect_timeout=self.timeout
+            self.config["LDAP_URL"],
+            get_info=ldap3.NONE,
+            connect_timeout=self.timeout,
+            tls=self._tls,
         )
 
-    def _unbound_service_connection(self) -> ldap3.Connection:
-        """A new connection with the service account's credentials, not yet bound."""
-        return ldap3.Connection(
+    def _connection(self, user: str | None = None, password: str = "") -> ldap3.Connection:
+        """Every connection to the directory: open, TLS started and verified, not yet bound.
+
+        A certificate or TLS failure raises DirectoryUnavailable naming the cause and the
+        setting that fixes it; a server that is down raises ldap3's error, as before, for
+        the callers' reconnection.
+        """
+        conn = ldap3.Connection(
             self._server(),
-            user=self.config["LDAP_BIND_DN"],
-            password=self.config["LDAP_BIND_PASSWORD"],
+            user=user,
+            password=_secret(password) if password else None,
             receive_timeout=self.timeout,
             raise_exceptions=False,
         )
+        try:
+            conn.open(read_server_info=False)
+            if self.config["LDAP_START_TLS"]:
+                conn.start_tls(read_server_info=False)
+        except _COMMUNICATION_ERRORS as exc:
+            _close(conn)
+            cause = ldap_tls.explain(self.config["LDAP_URL"], str(exc))
+            if cause:
+                raise DirectoryUnavailable(cause) from exc
+            raise
+        return conn
+
+    def _unbound_service_connection(self) -> ldap3.Connection:
+        """A new connection with the service account's credentials, not yet bound."""
+        return self._connection(self.config["LDAP_BIND_DN"], self.config["LDAP_BIND_PASSWORD"])
 
     def _take_service_connection(self) -> ldap3.Connection:
         try:
@@ -494,7 +541,7 @@ class Directory:
             "cn": f"{given_name} {surname}".strip(),
             "sn": surname,
             "mail": mail,
-            "userPassword": password,
+            "userPassword": _secret(password),
             self.attr["state"]: self.states[AccountState.PENDING],
             "pwdReset": "TRUE",  # ppolicy sets it on an admin's Modify, not on an Add
         }
@@ -517,13 +564,19 @@ class Directory:
     def reset_password(self, account: Account, password: str, state: AccountState) -> None:
         """A provisional password, ``state`` and ``pwdReset: TRUE``, in one Modify.
 
-        The change of ``pwdChangedTime`` makes any activation in progress with the old
-        password fail its assertion (Conflict), so a reset always wins.
+        The backup address loses its verification and the MTA's forwarding attribute is
+        emptied in the same Modify. The change of ``pwdChangedTime`` makes any activation in
+        progress with the old password fail its assertion (Conflict), so a reset always wins.
         """
         changes = {
-            "userPassword": [(ldap3.MODIFY_REPLACE, [password])],
+            "userPassword": [(ldap3.MODIFY_REPLACE, [_secret(password)])],
             self.attr["state"]: [(ldap3.MODIFY_REPLACE, [self.states[state]])],
             "pwdReset": [(ldap3.MODIFY_REPLACE, ["TRUE"])],
+            # Whoever held the account may have set the backup address: it stays as the
+            # form's suggestion, but is no longer trusted, and nothing is forwarded to it
+            # until its owner verifies it again.
+            self.attr["backup_verified"]: [(ldap3.MODIFY_REPLACE, [])],
+            self.attr["forward"]: [(ldap3.MODIFY_REPLACE, [])],
         }
 
         def modify(conn: ldap3.Connection) -> dict:
@@ -681,32 +734,40 @@ class Directory:
             )
         except (Conflict, DirectoryUnavailable) as exc:
             return [("disposable entry under [ldap] people_dn", str(exc))]
-        service = self._unbound_service_connection()
+        service = None
         try:
+            service = self._unbound_service_connection()
             if not service.bind():
                 return [("service account bind", str(service.result.get("description")))]
+            writes = self._probe_writes(service, dn)
+            sn = self._probe_sn(service, dn)
+            password = self._probe_password(service, dn)
+            # After the password changes: the entry now has a password history to hide.
+            no_read = self._probe_no_read(service, dn)
             return [
-                ("service account writes the ent-idp attributes", self._probe_writes(service, dn)),
-                (
-                    "service account reads accounts, not password hashes",
-                    self._probe_no_read(service, dn),
-                ),
-                ("service account cannot write other attributes", self._probe_sn(service, dn)),
-                *self._probe_password(service, dn),
+                ("service account writes the ent-idp attributes", writes),
+                ("service account reads accounts, not password hashes", no_read),
+                ("service account cannot write other attributes", sn),
+                *password,
             ]
+        except DirectoryUnavailable as exc:  # e.g. TLS refused: the cause is in the message
+            return [("disposable entry checks", str(exc))]
         except _COMMUNICATION_ERRORS as exc:
             return [("disposable entry checks", f"the directory went away: {exc}")]
         finally:
-            _close(service)
+            if service is not None:
+                _close(service)
+            self._delete_disposable(dn)
 
-            def delete(conn: ldap3.Connection) -> dict:
-                conn.delete(dn)
-                return conn.result
+    def _delete_disposable(self, dn: str) -> None:
+        def delete(conn: ldap3.Connection) -> dict:
+            conn.delete(dn)
+            return conn.result
 
-            try:
-                _raise_for_admin(self._admin(delete), f"delete {dn}")
-            except DirectoryUnavailable as exc:
-                log.error("could not delete the disposable entry %s: %s", dn, exc)
+        try:
+            _raise_for_admin(self._admin(delete), f"delete {dn}")
+        except DirectoryUnavailable as exc:
+            log.error("could not delete the disposable entry %s: %s", dn, exc)
 
     def _probe_writes(self, service: ldap3.Connection, dn: str) -> str:
         stamp = ldap_time()
@@ -730,18 +791,27 @@ class Directory:
         return ""
 
     def _probe_no_read(self, service: ldap3.Connection, dn: str) -> str:
+        """Everything it may read ('*' and '+'): no password hash, current or old."""
         service.search(
             dn,
             "(objectClass=*)",
             ldap3.BASE,
-            attributes=[self.attr["login"], "userPassword", "pwdChangedTime"],
+            attributes=[ldap3.ALL_ATTRIBUTES, ldap3.ALL_OPERATIONAL_ATTRIBUTES],
         )
         entries = [item for item in service.response or [] if item.get("type") == "searchResEntry"]
-        if not entries:
+        found = entries[0]["raw_attributes"] if entries else {}
+        raw = {name.lower(): values for name, values in found.items()}
+        if not raw.get(self.attr["login"].lower()):
             return f"it cannot read the accounts ({service.result.get('description')})"
-        raw = {name.lower(): values for name, values in entries[0]["raw_attributes"].items()}
         if raw.get("userpassword"):
             return "it can read userPassword: give it write-only (=w), see ldap_schema/acl.ldif"
+        if raw.get("pwdhistory"):
+            return (
+                "it can read pwdHistory (the hashes of old passwords): deny it "
+                "(to attrs=pwdHistory by * none), see ldap_schema/acl.ldif"
+            )
+        if not raw.get("pwdchangedtime"):
+            return "it cannot read pwdChangedTime, which guards every write: see acl.ldif"
         return ""
 
     def _probe_sn(self, service: ldap3.Connection, dn: str) -> str:
@@ -804,9 +874,7 @@ class Directory:
         else:
             failure = ""
         checks.append(("service account is not a password administrator", failure))
-        user = ldap3.Connection(
-            self._server(), user=dn, password=password, receive_timeout=self.timeout
-        )
+        user = self._connection(dn, password)
         try:
             bound = user.bind()
         finally:
@@ -837,13 +905,7 @@ class Directory:
                 "(or the rootdn): set [admin] bind_dn and bind_password "
                 "(or ENT_IDP_ADMIN_BIND_DN and ENT_IDP_ADMIN_BIND_PASSWORD)"
             )
-        conn = ldap3.Connection(
-            self._server(),
-            user=dn,
-            password=self.config["ADMIN_BIND_PASSWORD"],
-            receive_timeout=self.timeout,
-            raise_exceptions=False,
-        )
+        conn = self._connection(dn, self.config["ADMIN_BIND_PASSWORD"])
         if not conn.bind():
             description = conn.result.get("description")
             _close(conn)
@@ -854,6 +916,36 @@ class Directory:
         conn = self.__dict__.pop("_admin_connection", None)
         if conn is not None:
             _close(conn)
+
+
+def _secret(password: str) -> bytes:
+    """A password as the directory receives it: the UTF-8 bytes of what was typed.
+
+    Bytes go out as they are in binds and writes alike; ldap3 would SASLprep a ``str`` in a
+    simple bind only (``²`` binding as ``2``, a no-break space as a space, some characters
+    refused outright), so a password written as typed would not bind.
+    """
+    return password.encode("utf-8")
+
+
+class _VerifiedTls(ldap3.Tls):
+    """ldap3's TLS settings, wrapping sockets with our context (``ent_idp.ldap_tls``).
+
+    The handshake itself checks the chain and the host name of ``[ldap] url``; ldap3's own
+    host-name check (``ssl.match_hostname``, deprecated) is not used.
+    """
+
+    def __init__(self, context: ssl.SSLContext):
+        super().__init__(validate=context.verify_mode)
+        self.context = context
+
+    def wrap_socket(self, connection: ldap3.Connection, do_handshake: bool = False) -> None:
+        connection.socket = self.context.wrap_socket(
+            connection.socket,
+            server_side=False,
+            do_handshake_on_connect=do_handshake,
+            server_hostname=connection.server.host,
+        )
 
 
 def _close(conn: ldap3.Connection) -> None:

@@ -13,6 +13,11 @@ class Conflict(Exception):
     """The account changed since it was read (a failed LDAP assertion, result 122)."""
 
 
+class WriteUnconfirmed(Conflict):
+    """The account changed, but perhaps by our own write: a first attempt was sent, its
+    answer lost, and the retry found the account changed (by that attempt, or by another)."""
+
+
 class AccountBusy(Exception):
     """Another request is writing this account right now (the per-account lock is taken)."""
 
@@ -20,9 +25,10 @@ class AccountBusy(Exception):
 class PasswordRejected(Exception):
     """The directory's password policy refused a new password."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, retried: bool = False):
         super().__init__(reason)
         self.reason = reason
+        self.retried = retried  # refused on a retry: the first attempt may have been applied
 
 
 class FlowExpired(Exception):
@@ -44,3 +50,7 @@ class Throttled(Exception):
     def __init__(self, wait_seconds: int):
         super().__init__(wait_seconds)
         self.wait_seconds = wait_seconds
+
+
+class TooManyMails(Exception):
+    """Enough validation mails went to this account or address today: none is sent."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import redis
 from flask import Flask, current_app
 
-from .cas import AllowedService, parse_allow_list
+from .cas import AllowedService, Network, logout_networks, parse_allow_list
 from .clients import ForwardedHeaderLog
 from .directory import Directory
 from .flows import Flows
@@ -33,6 +33,7 @@ class Services:
     account_sessions: AccountSessions
     throttle: Throttle
     forwarded_headers: ForwardedHeaderLog
+    cas_logout_networks: tuple[Network, ...]
 
     def close(self) -> None:
         """Release the connections (tests and short-lived commands)."""
@@ -59,7 +60,10 @@ def init_app(app: Flask) -> Services:
         policy=Policy.from_config(config),
         allowed_services=parse_allow_list(config["CAS_ALLOWED_SERVICES"]),
         account_sessions=AccountSessions(
-            client, prefix, idle_seconds=config["FLOW_IDLE_MINUTES"] * 60
+            client,
+            prefix,
+            idle_seconds=config["FLOW_IDLE_MINUTES"] * 60,
+            max_seconds=config["ACCOUNT_SESSION_MAX_MINUTES"] * 60,
         ),
         throttle=Throttle(
             client,
@@ -80,6 +84,7 @@ def init_app(app: Flask) -> Services:
             ),
         ),
         forwarded_headers=ForwardedHeaderLog(client, prefix),
+        cas_logout_networks=logout_networks(config["CAS_LOGOUT_ADDRESSES"], config["CAS_URL"]),
     )
     app.extensions[KEY] = found
     return found

@@ -29,6 +29,14 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
+# Takes the account's lock (KEYS[1]) and, if it got it, records on the flow (KEYS[2]) that a
+# directory write is about to be sent, in the same round trip.
+_LOCK_FOR_WRITE = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 0 end
+if KEYS[2] ~= '' then redis.call('HSET', KEYS[2], 'write_pending', '1') end
+return 1
+"""
+
 
 class Kind(StrEnum):
     ACTIVATION = "activation"
@@ -75,6 +83,9 @@ class Flow:
     mails_done: bool = False
     completed: bool = False
     validation_sent: bool = False
+    # A final write was sent and its outcome never came back (a fault): the next submit
+    # checks whether the directory holds it before calling anything a conflict.
+    write_pending: bool = False
     state_raw: str = ""  # the state as the directory spells it, for the assertion
 
     def steps(self) -> list[Step]:
@@ -143,6 +154,7 @@ class Flows:
         self.prefix = prefix
         self.idle_seconds = idle_seconds
         self._unlock = client.register_script(_UNLOCK)
+        self._lock_for_write = client.register_script(_LOCK_FOR_WRITE)
 
     def _key(self, flow_id: str) -> str:
         return f"{self.prefix}:flow:{flow_id}"
@@ -201,12 +213,22 @@ class Flows:
             target.execute()
         return flow
 
+    def is_completed(self, flow: Flow) -> bool:
+        """Whether the flow is finished now (another request of it may have just finished it)."""
+        return bool(self.redis.hget(self._key(flow.id), "completed"))
+
     @contextlib.contextmanager
-    def account_lock(self, dn: str) -> Iterator[bool]:
-        """Serialize writes to one account (ppolicy's history check races otherwise)."""
+    def account_lock(self, dn: str, writing: Flow | None = None) -> Iterator[bool]:
+        """Serialize writes to one account (ppolicy's history check races otherwise).
+
+        With ``writing``, that flow is marked ``write_pending`` once the lock is ours.
+        """
         key = f"{self.prefix}:lock:{hashlib.sha256(dn.encode()).hexdigest()}"
         token = secrets.token_hex(8)
-        acquired = bool(self.redis.set(key, token, nx=True, ex=ACCOUNT_LOCK_SECONDS))
+        flow_key = self._key(writing.id) if writing is not None else ""
+        acquired = bool(
+            self._lock_for_write(keys=[key, flow_key], args=[token, ACCOUNT_LOCK_SECONDS])
+        )
         try:
             yield acquired
         finally:

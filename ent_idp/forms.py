@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext, ngettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
+from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
+from .exceptions import IdentificationFailed, Throttled
 from .passwords import Policy, Rule, broken_rules
 
 MAX_LOGIN_LENGTH = 256
@@ -92,47 +94,79 @@ class CguForm(FlaskForm):
     )
 
 
+def _strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
 class BackupMailForm(FlaskForm):
-    """A backup address typed twice; not the ENT address, nor the one already in place."""
+    """A backup address typed twice; not the ENT address, nor the one already in place.
+
+    ent-idp accepts what the directory (an IA5 attribute), the queue and any SMTP server
+    carry: an ASCII part before the @ (no quotes), and a domain that may be international,
+    kept in its ASCII (IDNA) form. ``address`` is that form, once the form is valid.
+    """
 
     backup_mail = EmailField(
         _l("Adresse électronique de secours"),
+        filters=[_strip],
         validators=[
             DataRequired(_l("Saisissez votre adresse électronique de secours.")),
             Length(max=254, message=_l("Cette adresse est trop longue.")),
-            Email(
-                _l(
-                    "Cette adresse n'est pas valide : vérifiez-la "
-                    "(exemple : prenom.nom@exemple.fr)."
-                ),
-                check_deliverability=False,
-            ),
         ],
     )
     confirm = EmailField(
         _l("Confirmation de l'adresse électronique de secours"),
+        filters=[_strip],
         validators=[
             DataRequired(_l("Saisissez une deuxième fois votre adresse électronique de secours.")),
             EqualTo("backup_mail", _l("Les deux adresses ne sont pas identiques.")),
         ],
     )
 
-    def __init__(self, *args, ent_mail: str = "", current: str = "", **kwargs):
+    def __init__(self, *args, ent_mail: str = "", in_place: str = "", **kwargs):
         super().__init__(*args, **kwargs)
         self.ent_mail = ent_mail
-        self.current = current
+        self.in_place = in_place
+        self.address = ""
 
     def validate_backup_mail(self, field: EmailField) -> None:
-        address = (field.data or "").strip().lower()
-        if self.ent_mail and address == self.ent_mail.lower():
+        self._not_in_place(field.data or "")  # as typed: its own message, even if invalid
+        address = deliverable_address(field.data or "")
+        self._not_in_place(address)
+        self.address = address
+
+    def _not_in_place(self, address: str) -> None:
+        if self.ent_mail and address.lower() == self.ent_mail.lower():
             raise ValidationError(
                 gettext(
                     "Votre adresse de secours doit être une adresse personnelle, "
                     "différente de votre adresse ENT."
                 )
             )
-        if self.current and address == self.current.lower():
+        if self.in_place and address.lower() == self.in_place.lower():
             raise ValidationError(gettext("C'est déjà votre adresse de secours."))
+
+
+def deliverable_address(typed: str) -> str:
+    """The address as ent-idp stores and mails it (domain in ASCII), or ValidationError."""
+    try:
+        found = validate_email(
+            typed, check_deliverability=False, allow_smtputf8=True, allow_quoted_local=False
+        )
+    except EmailNotValidError:
+        raise ValidationError(
+            gettext(
+                "Cette adresse n'est pas valide : vérifiez-la (exemple : prenom.nom@exemple.fr)."
+            )
+        ) from None
+    if found.ascii_email is None:  # the part before the @ is not ASCII: it needs SMTPUTF8
+        raise ValidationError(
+            gettext(
+                "Cette adresse contient des caractères accentués ou spéciaux avant le @, que la "
+                "messagerie ne peut pas acheminer : utilisez une adresse sans accent."
+            )
+        )
+    return found.ascii_email
 
 
 class MailsForm(BackupMailForm):
@@ -141,8 +175,53 @@ class MailsForm(BackupMailForm):
     )
 
 
-class ForwardForm(FlaskForm):
+def current_password_field() -> PasswordField:
+    """« Mot de passe actuel »: each « Mon compte » form asks for it (a session left open on a
+    shared computer is not its user)."""
+    return PasswordField(
+        _l("Mot de passe actuel"),
+        validators=[DataRequired(_l("Saisissez votre mot de passe actuel."))],
+    )
+
+
+class ConfirmedByPassword:
+    """The answers of the current-password check, shown on the form's own field."""
+
+    current: PasswordField
+
+    def current_refused(self, exc: IdentificationFailed | Throttled) -> None:
+        """A wrong current password, or one held back by the throttle (no bind was made)."""
+        if isinstance(exc, Throttled):
+            minutes = -(-exc.wait_seconds // 60)
+            # TRANSLATORS: "min" stands for minute and minutes alike in French.
+            message = ngettext(
+                "Trop de tentatives : patientez %(num)d min avant de réessayer.",
+                "Trop de tentatives : patientez %(num)d min avant de réessayer.",
+                minutes,
+            )
+        else:
+            message = gettext("Mot de passe actuel incorrect.")
+        self.current.errors = [*self.current.errors, message]
+
+
+class AccountMailForm(ConfirmedByPassword, BackupMailForm):
+    """« Mon compte »: a new backup address typed twice, then the current password."""
+
+    current = current_password_field()
+
+    def too_many_mails(self) -> None:
+        self.backup_mail.errors = [
+            *self.backup_mail.errors,
+            gettext(
+                "Trop de liens de validation ont été envoyés aujourd'hui pour ce compte ou "
+                "pour cette adresse : réessayez demain."
+            ),
+        ]
+
+
+class ForwardForm(ConfirmedByPassword, FlaskForm):
     forward = BooleanField(_l("Rediriger mes messages internes ENT vers mon adresse de secours."))
+    current = current_password_field()
 
 
 class PasswordForm(FlaskForm):
@@ -174,27 +253,10 @@ class PasswordForm(FlaskForm):
         ]
 
 
-class PasswordChangeForm(PasswordForm):
-    current = PasswordField(
-        _l("Mot de passe actuel"),
-        validators=[DataRequired(_l("Saisissez votre mot de passe actuel."))],
-    )
+class PasswordChangeForm(ConfirmedByPassword, PasswordForm):
+    current = current_password_field()
 
     def __iter__(self):
         """The current password first, as on the page (the error summary follows this order)."""
         yield self.current
         yield from (field for field in super().__iter__() if field is not self.current)
-
-    def wrong_current(self) -> None:
-        self.current.errors = [*self.current.errors, gettext("Mot de passe actuel incorrect.")]
-
-    def held_back(self, minutes: int) -> None:
-        self.current.errors = [
-            *self.current.errors,
-            # TRANSLATORS: "min" stands for minute and minutes alike in French.
-            ngettext(
-                "Trop de tentatives : patientez %(num)d min avant de réessayer.",
-                "Trop de tentatives : patientez %(num)d min avant de réessayer.",
-                minutes,
-            ),
-        ]

@@ -1,15 +1,16 @@
 """Printable letters: one A4 page per user with their login and provisional password.
 
 Schools print them and hand them out class by class. Each page carries the ENT's address
-and, in short, the steps of the activation guide. The file is readable by its owner only.
+and, in short, the steps of the activation guide. The file is readable by its owner only
+(``handouts`` creates it).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from fpdf import FPDF
 
@@ -51,7 +52,8 @@ def steps(issued: Issued, context: Context) -> list[str]:
     ]
 
 
-def write_letters(path: str | os.PathLike, letters: list[Issued], context: Context) -> None:
+def write_letters(out: BinaryIO, letters: list[Issued], context: Context) -> None:
+    """The PDF, into ``out`` (opened by ``handouts``: new, readable by its owner only)."""
     logging.getLogger("fontTools").setLevel(logging.WARNING)  # a line per table it subsets
     pdf = FPDF(format="A4")
     pdf.set_margins(20, 20, 20)
@@ -62,9 +64,7 @@ def write_letters(path: str | os.PathLike, letters: list[Issued], context: Conte
     for issued in letters:
         pdf.add_page()
         _letter(pdf, issued, context, sans, mono, wrapped)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(bytes(pdf.output()))
+    out.write(bytes(pdf.output()))
 
 
 def _fonts(pdf: FPDF) -> tuple[str, str]:

@@ -3,19 +3,61 @@
 Each message has a ``.txt`` and an ``.html`` template; the subject is the ``subject``
 variable set at the top of the ``.txt`` one. Messages are rendered in the language of the
 request that causes them (or the one ``force_locale`` sets, off the request path) and
-queued; the mail worker only sends them.
+queued; the mail worker only sends them with Flask-Mail, over a connection this module opens
+with the system's CA store (and ``[mail] tls_ca_file``) to check the server's certificate
+(Flask-Mail's own ``starttls()`` checks none).
 """
 
 from __future__ import annotations
 
+import email.charset
+import re
 import smtplib
+import ssl
+import textwrap
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from email.utils import make_msgid, parseaddr
 
-from flask import current_app, render_template
-from flask_mail import Message
+import flask_mail
+from flask import Flask, current_app, render_template
 
 from .extensions import services
 from .i18n import DEFAULT, current_language
+from .mailqueue import check_message
+
+# Flask-Mail registers UTF-8 bodies as 8-bit at import; quoted-printable keeps every message
+# 7-bit, which any mail server carries (with or without 8BITMIME).
+email.charset.add_charset("utf-8", email.charset.SHORTEST, email.charset.QP, "utf-8")
+
+WIDTH = 72
+# A space the text part must not break at: before « : ; ! ? » and inside « guillemets ».
+_NO_BREAK = re.compile(r" (?=[:;!?»])|(?<=«) ")
+_KEEP = "\ue000"  # stands for such a space while the text is wrapped (a private-use character)
+
+
+def init_app(app: Flask) -> None:
+    flask_mail.Mail(app)
+    app.jinja_env.filters["mail_wrap"] = wrap
+
+
+def wrap(text: str, width: int = WIDTH) -> str:
+    """Wrap the text part at ``width`` without leaving « : » or « » » alone at a line's start.
+
+    Links and other long words stay whole; blank lines stay where they are.
+    """
+    lines = []
+    for line in _NO_BREAK.sub(_KEEP, text).splitlines():
+        wrapped = textwrap.wrap(
+            line,
+            width,
+            break_long_words=False,
+            break_on_hyphens=False,
+            expand_tabs=False,
+            replace_whitespace=False,
+        )
+        lines.extend(wrapped or [""])
+    return "\n".join(lines).replace(_KEEP, " ")
 
 
 def _render(name: str, to: str, **context) -> dict:
@@ -46,8 +88,124 @@ def password_changed_mail(to: str, *, login: str) -> dict:
     return _render("password_changed", to, login=login, changed=datetime.now(UTC))
 
 
+# The notices below go to the verified backup address in place when the account changes.
+# They carry no link (nothing in them can undo the change by a click); they say who to ask.
+
+
+def backup_change_requested_mail(to: str, *, login: str, new: str) -> dict:
+    """A change to ``new`` was asked; ``to`` stays the backup address until it is validated."""
+    return _render(
+        "backup_change_requested", to, login=login, new=masked(new), changed=datetime.now(UTC)
+    )
+
+
+def backup_replaced_mail(to: str, *, login: str, new: str) -> dict:
+    """``new`` was validated: ``to`` is no longer the account's backup address."""
+    return _render("backup_replaced", to, login=login, new=masked(new), changed=datetime.now(UTC))
+
+
+def forwarding_changed_mail(to: str, *, login: str, forwarding: bool) -> dict:
+    """ENT mail is now forwarded to ``to`` (``forwarding``), or no longer."""
+    return _render(
+        "forwarding_changed", to, login=login, forwarding=forwarding, changed=datetime.now(UTC)
+    )
+
+
+def masked(address: str) -> str:
+    """An address its owner recognises, but nobody else reads in full: ``n***e@example.net``.
+
+    The domain stays; of the local part, the first and last characters (the first only when
+    it is short), with a fixed number of stars that says nothing of its length.
+    """
+    local, _, domain = address.rpartition("@")
+    if not local:
+        return "***"
+    kept = local[0] + "***" + (local[-1] if len(local) > 3 else "")
+    return f"{kept}@{domain}"
+
+
 def queue(message: dict, pipe=None) -> None:
     services().mail_queue.push(message, pipe=pipe)
+
+
+# -- sending (the mail worker, ent-idp check) ------------------------------------------
+
+
+def tls_context(config: Mapping) -> ssl.SSLContext:
+    """The system's CA store, plus ``[mail] tls_ca_file``; no check at all only if
+    ``[mail] tls_verify = false`` says so."""
+    context = ssl.create_default_context()
+    if config["MAIL_TLS_CA_FILE"]:
+        context.load_verify_locations(cafile=config["MAIL_TLS_CA_FILE"])
+    if not config["MAIL_TLS_VERIFY"]:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def unverified_tls_warning(config: Mapping) -> str | None:
+    """The warning to log at start when TLS is on but its certificate goes unchecked."""
+    if config["MAIL_TLS_VERIFY"] or not (config["MAIL_USE_TLS"] or config["MAIL_USE_SSL"]):
+        return None
+    return (
+        f"[mail] tls_verify = false: the certificate of {config['MAIL_SERVER']} is NOT "
+        "checked; anyone on the path can read and change the mail (set tls_ca_file instead)"
+    )
+
+
+# OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH and X509_V_ERR_IP_ADDRESS_MISMATCH.
+_NAME_MISMATCH = {62, 64}
+
+
+class UntrustedCertificate(OSError):
+    """The SMTP server's certificate failed the check (an OSError: the worker retries)."""
+
+    def __init__(self, config: Mapping, exc: ssl.SSLCertVerificationError):
+        if exc.verify_code in _NAME_MISMATCH:
+            fix = "set [mail] server to the name the certificate is for"
+        else:
+            fix = "give the CA that signed it in [mail] tls_ca_file"
+        super().__init__(
+            f"the TLS certificate of {config['MAIL_SERVER']}:{config['MAIL_PORT']} is not "
+            f"trusted (certificate verify failed: {exc.verify_message or exc.reason}): {fix}"
+        )
+
+
+def open_smtp(config: Mapping) -> smtplib.SMTP:
+    """An SMTP session, TLS (STARTTLS or implicit) checked by ``tls_context``, logged in.
+
+    Raises UntrustedCertificate, smtplib's errors or OSError.
+    """
+    try:
+        return _open_smtp(config)
+    except ssl.SSLCertVerificationError as exc:
+        raise UntrustedCertificate(config, exc) from exc
+
+
+def _open_smtp(config: Mapping) -> smtplib.SMTP:
+    host, port, timeout = config["MAIL_SERVER"], config["MAIL_PORT"], config["MAIL_TIMEOUT"]
+    if config["MAIL_USE_SSL"]:
+        smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=tls_context(config))
+    else:
+        smtp = smtplib.SMTP(host, port, timeout=timeout)
+    try:
+        smtp.ehlo()
+        if config["MAIL_USE_TLS"]:
+            smtp.starttls(context=tls_context(config))
+            smtp.ehlo()
+        if config["MAIL_USERNAME"]:
+            smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
+
+
+class _VerifiedConnection(flask_mail.Connection):
+    """Flask-Mail's connection, opened by ``open_smtp`` (TLS checked, logged in)."""
+
+    def configure_host(self) -> smtplib.SMTP:
+        return open_smtp(current_app.config)
 
 
 class Sender:
@@ -60,13 +218,15 @@ class Sender:
     """
 
     def __init__(self) -> None:
-        self._connection = None
+        self._connection: _VerifiedConnection | None = None
 
     def __call__(self, message: dict) -> None:
+        config = current_app.config
+        mail = build(message, config["MAIL_SENDER"])  # a message that cannot be built: no SMTP
         while True:
             reused = self._connection is not None
             try:
-                self._connect().send(_message(message))
+                self._connect().send(mail, envelope_from=parseaddr(config["MAIL_SENDER"])[1])
                 return
             except (smtplib.SMTPServerDisconnected, ConnectionError):
                 self.close()
@@ -76,11 +236,10 @@ class Sender:
                 self.close()
                 raise
 
-    def _connect(self):
+    def _connect(self) -> _VerifiedConnection:
         if self._connection is None:
-            connection = current_app.extensions["mail"].connect()
-            connection.__enter__()  # opens the SMTP session
-            self._connection = connection
+            connection = _VerifiedConnection(current_app.extensions["mail"])
+            self._connection = connection.__enter__()  # opens the SMTP session
         return self._connection
 
     def close(self) -> None:
@@ -93,11 +252,27 @@ class Sender:
             connection.host.close()
 
 
-def _message(message: dict) -> Message:
-    return Message(
+def build(message: dict, sender: str) -> flask_mail.Message:
+    """The Flask-Mail message: text and HTML alternatives, a Message-ID of the sender's domain.
+
+    Raises ValueError (NotPlainAddress, or a header with a line break) for a message that
+    cannot go out as it is.
+    """
+    check_message(message)
+    mail = flask_mail.Message(
         subject=message["subject"],
+        sender=sender,
         recipients=[message["to"]],
         body=message["text"],
         html=message["html"],
-        extra_headers={"Content-Language": message.get("lang", DEFAULT)},
+        extra_headers={"Content-Language": message.get("lang") or DEFAULT},
     )
+    mail.msgId = make_msgid(domain=sender_domain(sender))
+    if mail.has_bad_headers():
+        raise ValueError("a header of the message holds a line break")
+    return mail
+
+
+def sender_domain(sender: str) -> str:
+    """The domain of ``[mail] sender``'s address: Message-IDs are ours, not the host's."""
+    return parseaddr(sender)[1].rpartition("@")[2]

@@ -15,6 +15,7 @@ import json
 import logging
 import time
 
+import redis
 from flask import current_app, has_request_context, request
 from flask_babel import force_locale
 
@@ -39,6 +40,10 @@ log = logging.getLogger(__name__)
 PURPOSE = "reset-password"
 LINKS_PER_HOUR = 3  # per account: more requests are ignored (the page is the same)
 REQUESTS_PER_HOUR = 30  # per client address
+# Requests waiting for the mail worker: at most this many (past it, a new one is dropped and
+# audited; the page is the same), kept a day after the last one if no worker takes them.
+MAX_QUEUED_REQUESTS = 10_000
+REQUESTS_TTL_SECONDS = 24 * 3600
 
 
 def _key(name: str) -> str:
@@ -61,28 +66,55 @@ def request_link(login: str) -> None:
         audit.event("recovery-request", login, "held-back")
         return
     queued = {"login": login, "at": time.time(), "lang": current_language()}
-    services().redis.lpush(_key("requests"), json.dumps(queued))
+    if not _enqueue(json.dumps(queued)):
+        audit.event("recovery-request", login, "dropped", reason="queue-full")
+        return
     audit.event("recovery-request", login, "queued")
 
 
+def _enqueue(raw: str) -> bool:
+    """Add a request unless MAX_QUEUED_REQUESTS wait already; False when it was dropped."""
+    key = _key("requests")
+    pipe = services().redis.pipeline()
+    # LTRIM keeps the oldest (right-hand) requests: past the bound, the new one goes.
+    pipe.lpush(key, raw).ltrim(key, -MAX_QUEUED_REQUESTS, -1).expire(key, REQUESTS_TTL_SECONDS)
+    length, _, _ = pipe.execute()
+    return length <= MAX_QUEUED_REQUESTS
+
+
 def process_requests(limit: int = 100) -> int:
-    """Handle queued requests (the mail worker's job); returns how many were handled."""
+    """Handle queued requests (the mail worker's job); returns how many were handled.
+
+    A request that cannot be handled (damaged, or an error of ours) is logged and dropped:
+    one request must not stop the worker, nor the mail of everyone else.
+    """
     s = services()
     handled = 0
     while handled < limit:
         raw = s.redis.rpop(_key("requests"))
         if raw is None:
             break
-        queued = json.loads(raw)
-        language = queued.get("lang") if queued.get("lang") in LANGUAGES else DEFAULT
         try:
-            with force_locale(language):  # the mail in the language the user asked in
-                _process(queued["login"])
+            _handle(raw)
         except DirectoryUnavailable:
-            s.redis.rpush(_key("requests"), raw)  # the oldest again, next time
+            pipe = s.redis.pipeline()  # the oldest again, next time
+            pipe.rpush(_key("requests"), raw).expire(_key("requests"), REQUESTS_TTL_SECONDS)
+            pipe.execute()
             raise
+        except redis.RedisError:
+            raise
+        except Exception:  # whatever it is, one request must not stop the worker
+            log.exception("« mot de passe oublié » request dropped: it could not be handled")
+            audit.event("recovery-request", "", "failed")
         handled += 1
     return handled
+
+
+def _handle(raw: str) -> None:
+    queued = json.loads(raw)
+    language = queued.get("lang") if queued.get("lang") in LANGUAGES else DEFAULT
+    with force_locale(language):  # the mail in the language the user asked in
+        _process(queued["login"])
 
 
 def _process(login: str) -> None:

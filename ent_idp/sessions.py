@@ -1,36 +1,54 @@
 """« Mon compte » sessions, in Redis, so that CAS single logout can end them.
 
-The signed cookie only carries a random session id; Redis maps it to the login and the
-CAS ticket, and the ticket back to the id, so a logout request from CAS (which names the
-ticket) ends the session wherever the user is.
+The signed cookie only carries a random session id; Redis maps it to the login, the end of
+the session's absolute lifetime and the SHA-256 of the CAS ticket it was opened with, and
+that digest back to the id, so a logout request from CAS (which names the ticket) ends the
+session wherever the user is. The ticket itself is never stored.
+
+A session ends after ``idle_seconds`` without a request, and in any case ``max_seconds``
+after the CAS login: activity never extends it past that.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
+import time
 
 import redis
 
 
+def _digest(ticket: str) -> str:
+    return hashlib.sha256(ticket.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 class AccountSessions:
-    def __init__(self, client: redis.Redis, prefix: str, idle_seconds: int):
+    def __init__(self, client: redis.Redis, prefix: str, idle_seconds: int, max_seconds: float):
         self.redis = client
         self.prefix = prefix
         self.idle_seconds = idle_seconds
+        self.max_seconds = max_seconds
 
     def _key(self, sid: str) -> str:
         return f"{self.prefix}:account-session:{sid}"
 
-    def _ticket_key(self, ticket: str) -> str:
-        return f"{self.prefix}:account-ticket:{hashlib.sha256(ticket.encode()).hexdigest()}"
+    def _ticket_key(self, digest: str) -> str:
+        return f"{self.prefix}:account-ticket:{digest}"
+
+    def _lifetime(self, ends: float) -> int:
+        """Seconds the keys may live: the idle timeout, never past the absolute end."""
+        return max(1, math.ceil(min(self.idle_seconds, ends - time.time())))
 
     def open(self, login: str, ticket: str) -> str:
         sid = secrets.token_urlsafe(32)
+        digest = _digest(ticket)
+        ends = time.time() + self.max_seconds
+        lifetime = self._lifetime(ends)
         pipe = self.redis.pipeline()
-        pipe.hset(self._key(sid), mapping={"login": login, "ticket": ticket})
-        pipe.expire(self._key(sid), self.idle_seconds)
-        pipe.set(self._ticket_key(ticket), sid, ex=self.idle_seconds)
+        pipe.hset(self._key(sid), mapping={"login": login, "ticket": digest, "ends": repr(ends)})
+        pipe.expire(self._key(sid), lifetime)
+        pipe.set(self._ticket_key(digest), sid, ex=lifetime)
         pipe.execute()
         return sid
 
@@ -38,27 +56,32 @@ class AccountSessions:
         """The login of a live session, its idle timer restarted; None if it ended."""
         if not sid:
             return None
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hgetall(self._key(sid))
-        pipe.expire(self._key(sid), self.idle_seconds)
-        record, _ = pipe.execute()
+        record = self.redis.hgetall(self._key(sid))
         if not record:
             return None
-        self.redis.expire(self._ticket_key(record["ticket"]), self.idle_seconds)
+        ends = float(record.get("ends") or 0)
+        if ends <= time.time():
+            self.close(sid)
+            return None
+        lifetime = self._lifetime(ends)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.expire(self._key(sid), lifetime)
+        pipe.expire(self._ticket_key(record["ticket"]), lifetime)
+        pipe.execute()
         return record["login"]
 
     def close(self, sid: str | None) -> None:
         if not sid:
             return
-        ticket = self.redis.hget(self._key(sid), "ticket")
+        digest = self.redis.hget(self._key(sid), "ticket")
         pipe = self.redis.pipeline()
         pipe.delete(self._key(sid))
-        if ticket:
-            pipe.delete(self._ticket_key(ticket))
+        if digest:
+            pipe.delete(self._ticket_key(digest))
         pipe.execute()
 
     def close_by_ticket(self, ticket: str) -> bool:
         """CAS single logout: end the session opened with ``ticket``."""
-        sid = self.redis.get(self._ticket_key(ticket))
+        sid = self.redis.get(self._ticket_key(_digest(ticket)))
         self.close(sid)
         return sid is not None

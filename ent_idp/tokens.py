@@ -2,7 +2,12 @@
 
 A record lives in Redis under the SHA-256 of the token, so the token itself is never
 stored and a lookup compares no secret. Records outlive their expiry by a grace period so
-an expired or used link can still say what happened and offer a new one.
+an expired or used link can still say what happened (and, while it is the account's latest,
+offer a new one).
+
+Each (purpose, account) keeps a set of the records that may still be valid. Issuing a token
+supersedes every member and records the new one, in one Lua script: of two issues at the
+same moment, exactly one token stays valid. Voiding (an admin reset) marks every member.
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ class TokenStatus(StrEnum):
     VALID = "valid"
     EXPIRED = "expired"
     USED = "used"
-    SUPERSEDED = "superseded"
+    SUPERSEDED = "superseded"  # a newer link of the same purpose, or the address changed
+    VOIDED = "voided"  # an admin reset the account after it was sent
     UNKNOWN = "unknown"
 
 
@@ -43,6 +49,7 @@ _CONSUME = """
 local purpose = redis.call('HGET', KEYS[1], 'purpose')
 if not purpose or purpose ~= ARGV[1] then return 'unknown' end
 if redis.call('HEXISTS', KEYS[1], 'used') == 1 then return 'used' end
+if redis.call('HEXISTS', KEYS[1], 'voided') == 1 then return 'voided' end
 if redis.call('HEXISTS', KEYS[1], 'superseded') == 1 then return 'superseded' end
 if tonumber(redis.call('HGET', KEYS[1], 'expires')) < tonumber(ARGV[2]) then
   return 'expired'
@@ -51,12 +58,40 @@ redis.call('HSET', KEYS[1], 'used', ARGV[2])
 return 'valid'
 """
 
-# Mark a record superseded, unless it is gone (never recreate an expired record).
-_VOID = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'superseded', '1')
-return 1
+# Mark, with field ARGV[1], every record of the live set KEYS[1] and the one a version
+# before this one pointed at (KEYS[2], "token-latest"), then forget them. A record already
+# gone is not recreated. Returns how many were marked.
+_MARK_ALL = """
+local function mark(key)
+  if redis.call('EXISTS', key) == 1 then
+    redis.call('HSET', key, ARGV[1], '1')
+    return 1
+  end
+  return 0
+end
+local marked = 0
+for _, key in ipairs(redis.call('SMEMBERS', KEYS[1])) do marked = marked + mark(key) end
+local legacy = redis.call('GET', KEYS[2])
+if legacy then marked = marked + mark(legacy) end
+redis.call('DEL', KEYS[1], KEYS[2])
 """
+
+_VOID = _MARK_ALL + "return marked\n"
+
+# Supersede every live record (as above), then write the new one (KEYS[3]) and make it the
+# only member of the live set. ARGV: 'superseded', lifetime in Redis, then field/value pairs.
+_ISSUE = (
+    _MARK_ALL
+    + """
+local fields = {}
+for i = 3, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('HSET', KEYS[3], unpack(fields))
+redis.call('EXPIRE', KEYS[3], ARGV[2])
+redis.call('SADD', KEYS[1], KEYS[3])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return marked
+"""
+)
 
 
 def _digest(token: str) -> str:
@@ -68,12 +103,19 @@ class Tokens:
         self.redis = client
         self.prefix = prefix
         self._consume = client.register_script(_CONSUME)
+        self._issue = client.register_script(_ISSUE)
+        self._void = client.register_script(_VOID)
 
     def _key(self, token: str) -> str:
         return f"{self.prefix}:token:{_digest(token)}"
 
-    def _latest_key(self, purpose: str, dn: str) -> str:
-        return f"{self.prefix}:token-latest:{purpose}:{hashlib.sha256(dn.encode()).hexdigest()}"
+    def _account_keys(self, purpose: str, dn: str) -> list[str]:
+        """The live set of (purpose, account), and the single pointer older versions kept."""
+        account = hashlib.sha256(dn.encode()).hexdigest()
+        return [
+            f"{self.prefix}:token-live:{purpose}:{account}",
+            f"{self.prefix}:token-latest:{purpose}:{account}",
+        ]
 
     def issue(
         self,
@@ -86,32 +128,25 @@ class Tokens:
         previous: str | None = None,
         pipe: redis.client.Pipeline | None = None,
     ) -> str:
-        """A new token (256 bits); it voids the account's older tokens of the same purpose.
+        """A new token (256 bits); it supersedes every other token of (purpose, account).
 
-        With ``pipe`` the writes join the caller's transaction.
+        With ``pipe`` the script joins the caller's transaction.
         """
         token = secrets.token_urlsafe(32)
-        key = self._key(token)
-        latest_key = self._latest_key(purpose, dn)
-        older = self.redis.get(latest_key)
-        p = pipe if pipe is not None else self.redis.pipeline()
-        if older:
-            p.hset(older, "superseded", "1")
-        p.hset(
-            key,
-            mapping={
-                "purpose": purpose,
-                "dn": dn,
-                "address": address,
-                "login": login,
-                "expires": f"{time.time() + lifetime:.0f}",
-                **({"previous": previous} if previous is not None else {}),
-            },
+        fields = {
+            "purpose": purpose,
+            "dn": dn,
+            "address": address,
+            "login": login,
+            "expires": f"{time.time() + lifetime:.0f}",
+            **({"previous": previous} if previous is not None else {}),
+        }
+        pairs = [item for field in fields.items() for item in field]
+        self._issue(
+            keys=[*self._account_keys(purpose, dn), self._key(token)],
+            args=["superseded", lifetime + GRACE_SECONDS, *pairs],
+            client=pipe if pipe is not None else self.redis,
         )
-        p.expire(key, lifetime + GRACE_SECONDS)
-        p.set(latest_key, key, ex=lifetime + GRACE_SECONDS)
-        if pipe is None:
-            p.execute()
         return token
 
     def peek(self, token: str, purpose: str) -> TokenRecord:
@@ -121,6 +156,8 @@ class Tokens:
             return TokenRecord(TokenStatus.UNKNOWN)
         if "used" in record:
             status = TokenStatus.USED
+        elif "voided" in record:
+            status = TokenStatus.VOIDED
         elif "superseded" in record:
             status = TokenStatus.SUPERSEDED
         elif float(record["expires"]) < time.time():
@@ -148,15 +185,10 @@ class Tokens:
         """Undo ``consume`` when the work the token allowed could not be done."""
         self.redis.hdel(self._key(token), "used")
 
-    def void(self, purpose: str, dn: str) -> bool:
-        """Void the account's pending token of ``purpose`` (an admin reset the account).
+    def void(self, purpose: str, dn: str) -> int:
+        """Void every token of (purpose, account) still on record (an admin reset it).
 
-        Only the latest one can still be valid: each new token voids the one before.
-        Returns whether there was one.
+        Expired ones too: « Recevoir un nouveau lien » must not revive them. Returns how
+        many there were.
         """
-        latest_key = self._latest_key(purpose, dn)
-        key = self.redis.get(latest_key)
-        if not key:
-            return False
-        self.redis.delete(latest_key)
-        return bool(self.redis.eval(_VOID, 1, key))
+        return int(self._void(keys=self._account_keys(purpose, dn), args=["voided"]))

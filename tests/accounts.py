@@ -74,7 +74,8 @@ class AccountFactory:
             conn.unbind()
 
     def binds(self, dn: str, password: str) -> bool:
-        conn = ldap3.Connection(self.slapd.url, user=dn, password=password)
+        # The UTF-8 bytes, as ent-idp binds: ldap3 would SASLprep a str.
+        conn = ldap3.Connection(self.slapd.url, user=dn, password=password.encode("utf-8"))
         try:
             return bool(conn.bind())
         finally:

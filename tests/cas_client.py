@@ -19,9 +19,19 @@ class _HiddenInputs(HTMLParser):
             self.fields[attributes["name"]] = attributes.get("value") or ""
 
 
-def cas_login(cas_url: str, service: str, login: str, password: str) -> str:
-    """Post the CAS login form; return the ticket CAS hands the service."""
-    with requests.Session() as browser:
+def cas_login(
+    cas_url: str,
+    service: str,
+    login: str,
+    password: str,
+    browser: requests.Session | None = None,
+) -> str:
+    """Post the CAS login form; return the ticket CAS hands the service.
+
+    With ``browser`` the CAS session (its cookie) stays there, e.g. to log out of CAS later.
+    """
+    with requests.Session() as own:
+        browser = browser if browser is not None else own
         page = browser.get(f"{cas_url}login", params={"service": service}, timeout=10)
         page.raise_for_status()
         form = _HiddenInputs()

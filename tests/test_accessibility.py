@@ -104,9 +104,12 @@ def test_the_activation_and_the_validation_link(tour, page, live_app, accounts, 
     choose_password(page, NEW_PASSWORD)
     expect(page.get_by_role("heading", name="Compte activé !")).to_be_visible()
     tour.visit("compte-active")
+    press(page, "Recevoir un nouveau lien")
+    expect(page.get_by_role("status").last).to_contain_text("Un nouveau message")
+    tour.visit("compte-active-nouveau-lien")
 
     tour.photograph("validation")
-    [message] = deliver(1)
+    [_, message] = deliver(2)
     page.goto(link_in(message))
     tour.visit("lien")
     press(page, "Valider mon adresse")
@@ -115,9 +118,6 @@ def test_the_activation_and_the_validation_link(tour, page, live_app, accounts, 
     page.goto(link_in(message))
     expect(page.get_by_role("heading", name="Lien déjà utilisé")).to_be_visible()
     tour.visit("lien-deja-utilise")
-    press(page, "Recevoir un nouveau lien")
-    expect(page.get_by_role("heading", name="Adresse déjà validée")).to_be_visible()
-    tour.visit("nouveau-lien-inutile")
     page.goto(f"{live_app}validation/inconnu")
     tour.visit("lien-inconnu")
     tour.assert_clean()
@@ -236,6 +236,11 @@ def log_in_at_cas(page: Page, live_app: str, login: str, password: str) -> None:
     expect(page.get_by_role("heading", name="Mon compte", exact=True)).to_be_visible()
 
 
+def section(page: Page, title: str):
+    """One of « Mon compte »'s forms: each has its own « Mot de passe actuel »."""
+    return page.get_by_role("region", name=title, exact=True)
+
+
 def test_mon_compte(tour, page, live_app, accounts, app, stack):
     """« Mon compte » through the real CAS: each form with its errors and its message, and
     the 403 page of a user whose account left the directory."""
@@ -255,15 +260,26 @@ def test_mon_compte(tour, page, live_app, accounts, app, stack):
     expect(
         page.locator("#erreurs"), "a phone shows the errors, not the page's top"
     ).to_be_in_viewport()
+    summary = page.locator("#erreurs a").evaluate_all("links => links.map(a => a.hash)")
+    assert summary == ["#adresse-backup_mail", "#adresse-confirm", "#adresse-current"]
     tour.visit("adresse-erreurs")
-    page.get_by_label("Adresse électronique de secours", exact=True).fill("nouvelle@example.net")
-    page.get_by_label("Confirmation de l'adresse").fill("nouvelle@example.net")
+    address = section(page, "Changer d'adresse de secours")
+    address.get_by_label("Adresse électronique de secours", exact=True).fill("nouvelle@example.net")
+    address.get_by_label("Confirmation de l'adresse").fill("nouvelle@example.net")
+    address.get_by_label("Mot de passe actuel").fill(PASSWORD)
     press(page, "Envoyer le lien de validation")
     expect(page.get_by_role("status"), "the message, not the form").to_be_in_viewport()
     expect(page.get_by_text("lien envoyé")).to_be_visible()
     tour.visit("adresse-lien-envoye")
 
-    page.get_by_label("Rediriger mes messages internes ENT").uncheck()
+    forwarding = section(page, "Redirection")
+    forwarding.get_by_label("Rediriger mes messages internes ENT").uncheck()
+    assert press(page, "Enregistrer") == 400
+    expect(page.locator("#erreurs")).to_be_in_viewport()
+    expect(page.locator("#erreurs")).to_contain_text("Saisissez votre mot de passe actuel.")
+    tour.visit("redirection-erreurs")
+    forwarding.get_by_label("Rediriger mes messages internes ENT").uncheck()
+    forwarding.get_by_label("Mot de passe actuel").fill(PASSWORD)
     press(page, "Enregistrer")
     expect(page.get_by_text("Votre choix de redirection est enregistré.")).to_be_visible()
     tour.visit("redirection-enregistree")
@@ -273,23 +289,24 @@ def test_mon_compte(tour, page, live_app, accounts, app, stack):
     summary = page.locator("#erreurs a").evaluate_all("links => links.map(a => a.hash)")
     assert summary == ["#mdp-current", "#mdp-password", "#mdp-confirm"], "in the page's order"
     tour.visit("mot-de-passe-erreurs")
-    page.get_by_label("Mot de passe actuel").fill("Pas-Le-Bon-2026!")
-    page.get_by_label("Nouveau mot de passe", exact=True).fill(NEW_PASSWORD)
-    page.get_by_label("Confirmation du nouveau mot de passe").fill(NEW_PASSWORD)
+    password = section(page, "Changer de mot de passe")
+    password.get_by_label("Mot de passe actuel").fill("Pas-Le-Bon-2026!")
+    password.get_by_label("Nouveau mot de passe", exact=True).fill(NEW_PASSWORD)
+    password.get_by_label("Confirmation du nouveau mot de passe").fill(NEW_PASSWORD)
     assert press(page, "Changer mon mot de passe") == 400
     expect(page.get_by_text("Mot de passe actuel incorrect.").first).to_be_visible()
     tour.visit("mot-de-passe-actuel-incorrect")
-    page.get_by_label("Mot de passe actuel").fill(PASSWORD)
-    page.get_by_label("Nouveau mot de passe", exact=True).fill(NEW_PASSWORD)
-    page.get_by_label("Confirmation du nouveau mot de passe").fill(NEW_PASSWORD)
+    password.get_by_label("Mot de passe actuel").fill(PASSWORD)
+    password.get_by_label("Nouveau mot de passe", exact=True).fill(NEW_PASSWORD)
+    password.get_by_label("Confirmation du nouveau mot de passe").fill(NEW_PASSWORD)
     with services_of(app).flows.account_lock(account["dn"]) as held:
         assert held
         press(page, "Changer mon mot de passe")
     expect(page.get_by_text("Votre compte a été modifié entre-temps")).to_be_in_viewport()
     tour.visit("compte-modifie-entre-temps")
-    page.get_by_label("Mot de passe actuel").fill(PASSWORD)
-    page.get_by_label("Nouveau mot de passe", exact=True).fill(NEW_PASSWORD)
-    page.get_by_label("Confirmation du nouveau mot de passe").fill(NEW_PASSWORD)
+    password.get_by_label("Mot de passe actuel").fill(PASSWORD)
+    password.get_by_label("Nouveau mot de passe", exact=True).fill(NEW_PASSWORD)
+    password.get_by_label("Confirmation du nouveau mot de passe").fill(NEW_PASSWORD)
     press(page, "Changer mon mot de passe")
     expect(page.get_by_text("Votre mot de passe a été changé.")).to_be_in_viewport()
     tour.visit("mot-de-passe-change")
@@ -357,7 +374,7 @@ def _broken_routes(app: Flask) -> None:
 
 
 def test_the_error_pages(tour, page, live_app, settings, accounts):
-    """400, 404, 429, 500 and 503 as users get them."""
+    """400, 404, 413, 429, 500 and 503 as users get them."""
     tour.photograph("erreurs")
     # A second app whose directory is unreachable (nothing listens there), with two test-only
     # routes for a bug (500) and a request it cannot understand (400).
@@ -372,6 +389,13 @@ def test_the_error_pages(tour, page, live_app, settings, accounts):
         tour.visit("500-erreur")
         assert page.goto(f"{broken}demande-incorrecte").status == 400
         tour.visit("400-demande-incorrecte")
+
+    # A form posted with far more than it holds (a paste gone wrong, a script): 413.
+    page.goto(f"{live_app}activation")
+    page.get_by_label("Identifiant").evaluate("field => field.value = 'x'.repeat(70000)")
+    assert press(page) == 413
+    expect(page.get_by_role("heading", name="Envoi trop volumineux")).to_be_visible()
+    tour.visit("413-envoi-trop-volumineux")
 
     assert page.goto(f"{live_app}nulle-part").status == 404
     tour.visit("404-page-introuvable")

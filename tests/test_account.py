@@ -65,7 +65,11 @@ def test_a_new_backup_address_waits_for_its_link(client, cas_server, active, acc
     response = submit(
         client,
         "/compte",
-        {"adresse-backup_mail": "nouvelle@example.net", "adresse-confirm": "nouvelle@example.net"},
+        {
+            "adresse-backup_mail": "nouvelle@example.net",
+            "adresse-confirm": "nouvelle@example.net",
+            "adresse-current": PASSWORD,
+        },
         action="/compte/adresse",
     )
     page = text(response)
@@ -76,8 +80,7 @@ def test_a_new_backup_address_waits_for_its_link(client, cas_server, active, acc
     assert "entidpbackupmailverifiedtime" in entry
     assert entry["mailroutingaddress"] == [b"emma.perso@example.net"]
 
-    [message] = deliver(1)
-    assert message["To"] == "nouvelle@example.net"
+    [message] = [m for m in deliver(2) if m["To"] == "nouvelle@example.net"]
     response = submit(client, link_in(message).removeprefix("http://ent-idp.test"), {})
     assert "Adresse validée" in text(response)
     entry = accounts.read(active["dn"])
@@ -95,6 +98,7 @@ def test_the_same_address_again_is_refused(client, cas_server, active, deliver):
         {
             "adresse-backup_mail": "emma.perso@example.net",
             "adresse-confirm": "emma.perso@example.net",
+            "adresse-current": PASSWORD,
         },
         action="/compte/adresse",
     )
@@ -112,7 +116,8 @@ def test_forwarding_follows_the_choice_and_only_to_a_verified_address(client, ca
         forward=False,
     )
     log_in(client, cas_server, unverified)
-    submit(client, "/compte", {"redirection-forward": "y"}, action="/compte/redirection")
+    fields = {"redirection-forward": "y", "redirection-current": PASSWORD}
+    submit(client, "/compte", fields, action="/compte/redirection")
     entry = accounts.read(unverified["dn"])
     assert entry["entidpmailforward"] == [b"TRUE"]
     assert "mailroutingaddress" not in entry, "never forward to an unverified address"
@@ -121,7 +126,7 @@ def test_forwarding_follows_the_choice_and_only_to_a_verified_address(client, ca
 
 def test_turning_forwarding_off(client, cas_server, active, accounts):
     log_in(client, cas_server, active)
-    submit(client, "/compte", {}, action="/compte/redirection")
+    submit(client, "/compte", {"redirection-current": PASSWORD}, action="/compte/redirection")
     entry = accounts.read(active["dn"])
     assert entry["entidpmailforward"] == [b"FALSE"]
     assert "mailroutingaddress" not in entry

@@ -92,8 +92,9 @@ def test_validation_link_get_shows_a_button_and_post_verifies(client, accounts, 
     assert "entidpbackupmailverifiedtime" in entry
     assert entry["mailroutingaddress"] == [b"emma.perso@example.net"]
 
-    again = submit(client, path, {})
+    again = client.get(path)
     assert "Lien déjà utilisé" in text(again)
+    assert "Recevoir un nouveau lien" not in text(again), "a used link is not renewed"
 
 
 def test_validation_without_forwarding_writes_no_forward_address(client, accounts, deliver):

@@ -150,7 +150,7 @@ def test_reset_voids_the_links_mailed_before(cli, app, accounts):
     result = cli("reset", account["login"])
     assert result.exit_code == 0, result.output
     for purpose, token in issued.items():
-        assert tokens.peek(token, purpose).status is TokenStatus.SUPERSEDED, purpose
+        assert tokens.peek(token, purpose).status is TokenStatus.VOIDED, purpose
 
 
 def test_reset_names_unknown_logins_and_still_resets_the_others(cli, accounts):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -84,3 +85,18 @@ def test_the_command_line_says_one_line_and_fails(tmp_path):
     assert result.stderr.strip().splitlines() == [
         "Error: configuration: missing required setting secret_key (or ENT_IDP_SECRET_KEY)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("CAS_LOGOUT_ADDRESSES", ["cas.ent.example"], "logout_addresses: 'cas.ent.example'"),
+        ("CAS_LOGOUT_ADDRESSES", ["192.0.2.300"], "is not an IP address or a network"),
+        ("ACCOUNT_SESSION_MAX_MINUTES", 0, "session_max_minutes must be more than 0"),
+    ],
+)
+def test_account_and_logout_settings_are_checked(settings, key, value, message):
+    """A mistyped address list would refuse CAS's logouts, or accept anyone's; a lifetime of
+    0 or less would make « Mon compte » unusable: refuse to start, naming the key."""
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        create_app({**settings, key: value})

@@ -89,8 +89,9 @@ class Tour:
 
 
 def new_link(client, path: str):
-    """Press « Recevoir un nouveau lien » on the page of an old link."""
-    return submit(client, path, {}, action=f"{path}/nouveau-lien")
+    """Post « Recevoir un nouveau lien » for an old link (its page shows the button only
+    when the link expired: the form's token comes from another page)."""
+    return submit(client, "/mot-de-passe-oublie", {}, action=f"{path}/nouveau-lien")
 
 
 def expire(app, path: str) -> None:
@@ -152,7 +153,7 @@ def activation_tour(tour: Tour) -> None:
     tour.page("validation link, new link while valid", new_link(client, path))
     tour.page("address validated", submit(client, path, {}))
     tour.page("validation link, used", client.get(path))
-    tour.page("validation link, new link when validated", new_link(client, path))
+    tour.page("validation link, new link asked with a used one", new_link(client, path))
     tour.page("validation link, unknown", client.get("/validation/inconnu"))
     tour.page("already active", identify(client, "activation", login, NEW_PASSWORD))
 
@@ -175,19 +176,36 @@ def validation_tour(tour: Tour) -> None:
     account = tour.account("pending")
     reach_password(client, "activation", account, backup_mail=BACKUP)
     choose_password(client, "activation", NEW_PASSWORD)
-    [message] = deliver(1)
+    done = "/activation/compte-active"
+    tour.page(
+        "account activated, new link sent",
+        submit(client, done, {}, action=f"{done}/nouveau-lien"),
+    )
+    [*_, message] = deliver(2)
     path = local(link_in(message))
     expire(app, path)
     tour.page("validation link, expired", client.get(path))
     tour.page("validation link, new link sent", new_link(client, path))
-    [_, message] = deliver(2)
+    [*_, message] = deliver(3)
     tour.mail("validation mail, new link", message)
     tour.page("validation link, replaced", client.get(path))
-    for _ in range(5):
+    tour.page("validation link, new link asked with a replaced one", new_link(client, path))
+    for _ in range(3):
+        path = local(link_in(deliver()[-1]))
+        expire(app, path)
         new_link(client, path)
+    path = local(link_in(deliver()[-1]))
+    expire(app, path)
     tour.page("validation link, too many new links", new_link(client, path))
+    tour.page(
+        "account activated, too many new links",
+        submit(client, done, {}, action=f"{done}/nouveau-lien"),
+    )
     unknown = submit(client, "/mot-de-passe-oublie", {}, action="/validation/x/nouveau-lien")
     tour.page("validation link, new link for an unknown one", unknown)
+    services_of(app).tokens.void("validate-backup-mail", account["dn"])  # an admin reset
+    tour.page("validation link, voided", client.get(path))
+    tour.page("validation link, new link asked with a voided one", new_link(client, path))
 
 
 def reset_tour(tour: Tour) -> None:
@@ -263,6 +281,8 @@ def error_tour(tour: Tour) -> None:
     tour.page("404", client.get("/nulle-part"), 404)
     tour.page("405, shown as a 404", client.post("/"), 405)
     tour.page("400, form expired", client.post("/activation", data={"login": "x"}), 400)
+    huge = client.post("/activation", data={"login": "x" * 70_000})
+    tour.page("413, request too large", huge, 413)
     tour.page("400", client.get("/_test/400"), 400)
     tour.page("403", client.get("/_test/403"), 403)
     tour.page("429", client.get("/_test/429"), 429)
@@ -323,13 +343,25 @@ def account_tour(tour: Tour) -> None:
     fields = {
         "adresse-backup_mail": "nouvelle@example.net",
         "adresse-confirm": "nouvelle@example.net",
+        "adresse-current": PASSWORD,
     }
     tour.page(
         "backup address, link sent", submit(client, "/compte", fields, action="/compte/adresse")
     )
-    [message] = deliver(1)
-    tour.mail("validation mail, new address", message)
-    tour.page("forwarding saved", submit(client, "/compte", {}, action="/compte/redirection"))
+    messages = {message["To"]: message for message in deliver(2)}
+    tour.mail("validation mail, new address", messages["nouvelle@example.net"])
+    tour.mail("notice, change of address requested", messages[BACKUP])
+    forwarding = "/compte/redirection"
+    tour.page(
+        "forwarding, no password",
+        submit(client, "/compte", {}, action=forwarding),
+        400,
+    )
+    tour.page(
+        "forwarding saved",
+        submit(client, "/compte", {"redirection-current": PASSWORD}, action=forwarding),
+    )
+    tour.mail("notice, forwarding stopped", deliver(3)[-1])
     password = "/compte/mot-de-passe"
     tour.page(
         "password, errors",
@@ -344,8 +376,9 @@ def account_tour(tour: Tour) -> None:
     with services_of(tour.app).flows.account_lock(account["dn"]):
         tour.page("password, changed meanwhile", submit(client, "/compte", fields, action=password))
     tour.page("password changed", submit(client, "/compte", fields, action=password))
-    [_, notice] = deliver(2)
-    tour.mail("password changed mail", notice)
+    tour.mail("password changed mail", deliver(4)[-1])
+    submit(client, local(link_in(messages["nouvelle@example.net"])), {})
+    tour.mail("notice, backup address replaced", deliver(5)[-1])
     wrong = {**fields, "mdp-current": "Mauvais-2026!"}
     tour.page("password, wrong current", submit(client, "/compte", wrong, action=password), 400)
     for _ in range(5):

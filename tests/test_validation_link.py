@@ -70,17 +70,22 @@ def test_a_new_link_voids_the_older_one(app, client, accounts, deliver):
     with app.test_request_context():
         activation.send_validation(account["dn"], account["login"], "emma.perso@example.net")
     [_, message] = deliver(2)
-    assert "Lien remplacé" in text(submit(client, path, {}))
-    assert "entidpbackupmailverifiedtime" not in accounts.read(account["dn"])
     new_path = link_in(message).removeprefix("http://ent-idp.test")
+    assert "Lien remplacé" in text(client.get(path))
+    token = csrf_token(client.get(new_path).get_data(as_text=True))
+    assert "Lien remplacé" in text(client.post(path, data={"csrf_token": token}))
+    assert "entidpbackupmailverifiedtime" not in accounts.read(account["dn"])
     assert "Adresse validée" in text(submit(client, new_path, {}))
 
 
 def test_resending_is_limited_per_account(app, client, accounts, deliver):
     """Unlimited resends would let anyone flood a stranger's mailbox."""
     _, path = _activate_and_get_link(client, accounts, deliver)
-    _expire(app, path)
-    outcomes = [text(ask_new_link(client, path)) for _ in range(activation.RESENDS_PER_DAY + 1)]
+    outcomes = []
+    for _ in range(activation.RESENDS_PER_DAY + 1):
+        _expire(app, path)  # each new link expires too, and is asked for again
+        outcomes.append(text(ask_new_link(client, path)))
+        path = link_in(deliver()[-1]).removeprefix("http://ent-idp.test")
     assert all("Nouveau lien envoyé" in page for page in outcomes[:-1])
     assert "Trop de demandes" in outcomes[-1]
     assert len(deliver()) == 1 + activation.RESENDS_PER_DAY

@@ -116,7 +116,9 @@ LOGGING = {
 }
 
 # ---------------------------------------------------------------- django-cas-server
-CAS_AUTH_CLASS = "cas_server.auth.LdapAuthUser"
+# LdapAuthUser, binding with the UTF-8 bytes of the typed password (no SASLprep), as ent-idp
+# writes it: see auth.py.
+CAS_AUTH_CLASS = "devstack.cas.auth.Utf8LdapAuthUser"
 CAS_LDAP_SERVER = _env("LDAP_URL")
 CAS_LDAP_USER = _env("LDAP_BIND_DN")
 CAS_LDAP_PASSWORD = _env("LDAP_BIND_PASSWORD")

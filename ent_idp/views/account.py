@@ -24,10 +24,11 @@ from ..exceptions import (
     IdentificationFailed,
     PasswordRejected,
     Throttled,
+    TooManyMails,
 )
 from ..extensions import services
 from ..flows import Kind
-from ..forms import BackupMailForm, ForwardForm, PasswordChangeForm
+from ..forms import AccountMailForm, ForwardForm, PasswordChangeForm
 from ..urls import public_url_for
 
 bp = Blueprint("account", __name__, url_prefix="/compte")
@@ -46,6 +47,8 @@ def _current_account() -> Account:
     """The logged-in user's account; otherwise a redirect to CAS, or to an unfinished flow."""
     login = services().account_sessions.login_for(session.get("account"))
     if login is None:
+        if session.get("account") and request.method == "POST":
+            session["account_expired"] = True  # said after the new login: nothing was changed
         abort(_cas_login())
     try:
         account = services().directory.find(login)
@@ -64,7 +67,7 @@ def _current_account() -> Account:
 
 def _page(account: Account, status: int = 200, **forms):
     policy = services().policy
-    forms.setdefault("mail_form", BackupMailForm(prefix="adresse"))
+    forms.setdefault("mail_form", AccountMailForm(prefix="adresse"))
     forms.setdefault("forward_form", ForwardForm(prefix="redirection", forward=account.forward))
     forms.setdefault("password_form", PasswordChangeForm(prefix="mdp", policy=policy))
     return render_template(
@@ -103,16 +106,26 @@ def _login(ticket: str):
         audit.event("account-login", "", "invalid-ticket")
         return render_template("account/login_failed.html", login_url=_cas_login().location)
     login, _attributes = found
-    session.clear()
-    session.permanent = True
+    expired = session.get("account_expired", False)
+    session.clear()  # a new session for a new login; the cookie dies with the browser
     session["account"] = services().account_sessions.open(login, ticket)
     audit.event("account-login", login, "ok")
+    if expired:
+        flash("session-expired")
+        return _show_message()
     return redirect(url_for("account.index"))
 
 
 @bp.post("")
 def single_logout():
-    """CAS single logout: CAS posts a SAML LogoutRequest naming the ticket of a session."""
+    """CAS single logout: CAS posts a SAML LogoutRequest naming the ticket of a session.
+
+    Only the CAS server may: anyone who saw a ticket (in a log, a Referer) must not be able
+    to end that user's session.
+    """
+    if not cas.comes_from(request.remote_addr, services().cas_logout_networks):
+        audit.event("account-logout", "", "refused", reason="not-from-cas")
+        abort(403)
     ticket = cas.logged_out_ticket(request.form.get("logoutRequest", ""))
     if ticket and services().account_sessions.close_by_ticket(ticket):
         audit.event("account-logout", "", "single-logout")
@@ -122,24 +135,40 @@ def single_logout():
 @bp.post("/adresse")
 def change_backup_mail():
     account = _current_account()
-    current = account.backup_mail if account.backup_verified else ""
-    form = BackupMailForm(prefix="adresse", ent_mail=account.mail, current=current)
-    if not form.validate_on_submit():
-        return _page(account, 400, mail_form=form)
-    account_ops.request_backup_change(account, form.backup_mail.data.strip())
-    flash("backup-sent")
-    return _show_message()
+    in_place = account.backup_mail if account.backup_verified else ""
+    form = AccountMailForm(prefix="adresse", ent_mail=account.mail, in_place=in_place)
+    status = 400
+    if form.validate_on_submit():
+        address = form.address
+        try:
+            account_ops.request_backup_change(account, form.current.data, address)
+        except (IdentificationFailed, Throttled) as exc:
+            form.current_refused(exc)
+        except TooManyMails:
+            form.too_many_mails()
+            status = 429
+        else:
+            flash("backup-sent")
+            return _show_message()
+    return _page(account, status, mail_form=form)
 
 
 @bp.post("/redirection")
 def change_forwarding():
     account = _current_account()
     form = ForwardForm(prefix="redirection")
-    if not form.validate_on_submit():
-        return _page(account, 400, forward_form=form)
-    account_ops.set_forwarding(account, form.forward.data)
-    flash("forward-saved")
-    return _show_message()
+    if form.validate_on_submit():
+        try:
+            account_ops.set_forwarding(account, form.current.data, form.forward.data)
+        except (IdentificationFailed, Throttled) as exc:
+            form.current_refused(exc)
+        except Conflict:
+            flash("changed-meanwhile")
+            return _show_message()
+        else:
+            flash("forward-saved")
+            return _show_message()
+    return _page(account, 400, forward_form=form)
 
 
 @bp.post("/mot-de-passe")
@@ -150,10 +179,8 @@ def change_password():
     if form.validate_on_submit():
         try:
             account_ops.change_password(account, form.current.data, form.password.data)
-        except IdentificationFailed:
-            form.wrong_current()
-        except Throttled as exc:
-            form.held_back(-(-exc.wait_seconds // 60))
+        except (IdentificationFailed, Throttled) as exc:
+            form.current_refused(exc)
         except PasswordRejected as exc:
             form.reject(exc.reason)
         except (Conflict, AccountBusy):

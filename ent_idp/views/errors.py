@@ -23,8 +23,11 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(redis.exceptions.ConnectionError)
     @app.errorhandler(redis.exceptions.TimeoutError)
+    # Redis answering but refusing: a read-only replica after a failover (READONLY), out of
+    # memory (OOM), still loading; the same page, not a 500.
+    @app.errorhandler(redis.exceptions.ResponseError)
     def redis_unavailable(exc: Exception):
-        log.error("redis unavailable: %s", exc)
+        log.error("redis unavailable: %s: %s", type(exc).__name__, exc)
         return render_template("errors/503.html"), 503
 
     @app.errorhandler(CSRFError)
@@ -40,7 +43,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        if exc.code in (400, 403, 404, 405, 429):
+        if exc.code in (400, 403, 404, 405, 413, 429):
             return render_template(
                 f"errors/{exc.code if exc.code != 405 else 404}.html", reason=None
             ), exc.code

@@ -6,12 +6,15 @@ from flask import (
     Blueprint,
     abort,
     current_app,
+    flash,
+    get_flashed_messages,
     redirect,
     render_template,
     request,
     session,
     url_for,
 )
+from flask_wtf import FlaskForm
 
 from .. import activation, cas
 from ..exceptions import (
@@ -57,6 +60,8 @@ def _render(template: str, flow: Flow, step: Step, **context):
 
 
 def _next(flow: Flow):
+    if flow.kind == Kind.RECOVERY:  # « Mot de passe oublié » has pages of its own
+        return redirect(url_for("recovery.done" if flow.completed else "recovery.password"))
     return redirect(url_for(f"flow.{flow.next_step().name.lower()}", kind=flow.kind))
 
 
@@ -80,7 +85,6 @@ def identification(kind: str):
             return render_template("flow/up_to_date.html", kind=kind, login_url=_cas_login(service))
         else:
             session.clear()  # a new session for a new identity
-            session.permanent = True
             session.update(flow=flow.id, service=service)
             return _next(flow)
     expired = session.pop("expired", False)
@@ -120,7 +124,7 @@ def mails(kind: str):
         form.backup_mail.data = form.confirm.data = flow.backup_mail
         form.forward.data = flow.forward
     if form.validate_on_submit():
-        activation.choose_mails(flow, form.backup_mail.data.strip(), form.forward.data)
+        activation.choose_mails(flow, form.address, form.forward.data)
         return redirect(url_for("flow.password", kind=kind))
     return _render("flow/mails.html", flow, Step.MAILS, form=form)
 
@@ -148,4 +152,21 @@ def password(kind: str):
 @bp.route(f"/{KIND}/compte-active")
 def done(kind: str):
     flow = _flow(kind, Step.DONE)
-    return _render("flow/done.html", flow, Step.DONE, login_url=_cas_login(flow.service))
+    outcome = next(iter(get_flashed_messages(category_filter=["resend"])), None)
+    return _render(
+        "flow/done.html",
+        flow,
+        Step.DONE,
+        login_url=_cas_login(flow.service),
+        form=FlaskForm(),
+        resent=activation.Resend(outcome) if outcome else None,
+        Resend=activation.Resend,
+    )
+
+
+@bp.post(f"/{KIND}/compte-active/nouveau-lien")
+def resend(kind: str):
+    """« Recevoir un nouveau lien » on « Compte activé »: the mail may never have arrived."""
+    flow = _flow(kind, Step.DONE)
+    flash(activation.resend_for_flow(flow).value, "resend")
+    return redirect(url_for("flow.done", kind=kind))

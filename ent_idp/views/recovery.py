@@ -63,7 +63,6 @@ def use_link(token: str):
             "recovery/link.html", record=outcome, token=token, form=form, Status=TokenStatus
         )
     session.clear()
-    session.permanent = True
     session["flow"] = outcome.id
     return redirect(url_for("recovery.password"))
 

@@ -51,5 +51,14 @@ def confirm(token: str):
 @bp.route("/<token>/nouveau-lien", methods=["POST"])
 def resend(token: str):
     form = FlaskForm()
-    outcome = activation.resend_validation(token) if form.validate_on_submit() else "unknown"
-    return render_template("validation/resent.html", outcome=outcome, login_url=_cas_login())
+    outcome = (
+        activation.resend_validation(token)
+        if form.validate_on_submit()
+        else activation.Resend.UNKNOWN
+    )
+    return render_template(
+        "validation/resent.html",
+        outcome=outcome,
+        Resend=activation.Resend,
+        login_url=_cas_login(),
+    )

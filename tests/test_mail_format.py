@@ -1,0 +1,85 @@
+"""How the mails read and what their headers say."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import secrets
+import socket
+from pathlib import Path
+
+import pytest
+from flask_babel import force_locale
+
+from ent_idp import create_app, mails
+
+ROOT = Path(__file__).resolve().parent.parent
+LINK = "https://ent-idp.example.fr/validation/" + "x" * 43
+
+# Rendering needs no service: the addresses below are never dialled.
+SETTINGS = {
+    "SECRET_KEY": secrets.token_urlsafe(32),
+    "PUBLIC_URL": "https://ent-idp.example.fr/",
+    "LDAP_URL": "ldap://127.0.0.1:9",
+    "LDAP_BIND_DN": "cn=ent-idp,ou=services,dc=ent,dc=example",
+    "LDAP_BIND_PASSWORD": "unused",
+    "LDAP_PEOPLE_DN": "ou=people,dc=ent,dc=example",
+    "REDIS_URL": "redis://127.0.0.1:9/0",
+    "CAS_URL": "https://cas.example.fr/cas/",
+    "CAS_ALLOWED_SERVICES": ["https://ent.example.fr/"],
+    "CAS_DEFAULT_SERVICE": "https://ent.example.fr/",
+    "MAIL_SENDER": "ENT de test <ne-pas-repondre@lycees.example.fr>",
+    "CGU_VERSION": "1",
+    "CGU_TEXT_FILE": str(ROOT / "config" / "cgu.example.txt"),
+    "ENT_NAME": "ENT de test",
+}
+
+
+@pytest.fixture(scope="module")
+def render_app():
+    return create_app(SETTINGS)
+
+
+def every_mail(login: str) -> list[dict]:
+    return [
+        mails.validation_mail("a@example.net", link=LINK, login=login, hours=48),
+        mails.password_reset_mail("a@example.net", link=LINK, login=login, minutes=30),
+        mails.password_changed_mail("a@example.net", login=login),
+    ]
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_no_punctuation_is_left_alone_at_the_start_of_a_line(render_app, language):
+    """French puts a space before « : ; ! ? » and inside guillemets; wrapping at that space
+    left « : » alone on a line of the validation mail. Whatever the login's length, the
+    text part keeps punctuation with its word, in every mail and language."""
+    with render_app.test_request_context("/"), force_locale(language):
+        for length in range(1, 40):
+            for message in every_mail("l" * length):
+                for line in message["text"].splitlines():
+                    assert not line.startswith((":", ";", "!", "?", "»")), (length, line)
+                    assert not line.rstrip().endswith("«"), (length, line)
+                    assert len(line) <= mails.WIDTH or LINK in line, (length, line)
+
+
+def test_wrapping_changes_only_line_breaks(render_app):
+    with render_app.test_request_context("/"):
+        [validation, *_] = every_mail("lucas.martin")
+    assert "cliquez sur « Valider mon adresse » :" in " ".join(validation["text"].split())
+    assert LINK in validation["text"].splitlines(), "the link stays whole, on its own line"
+
+
+def test_the_message_id_is_the_senders_domain_not_the_hosts(render_app):
+    """A Message-ID at ``localhost`` (or the host's name) looks like spam to filters and
+    tells the world the name of the machine that sent it."""
+    with render_app.test_request_context("/"):
+        message = mails.validation_mail("a@example.net", link=LINK, login="l", hours=48)
+        raw = mails.build(message, SETTINGS["MAIL_SENDER"]).as_bytes()
+    built = email.message_from_bytes(raw, policy=email.policy.default)
+    assert built["Message-ID"].endswith("@lycees.example.fr>")
+    assert socket.gethostname() not in built["Message-ID"]
+    assert built["From"] == SETTINGS["MAIL_SENDER"]
+    assert built["Content-Language"] == "fr"
+    assert {part.get_content_type() for part in built.walk()} >= {"text/plain", "text/html"}
+    assert raw.isascii(), "7-bit: any mail server carries it"
+    assert "Pour la valider, ouvrez ce lien" in built.get_body(("plain",)).get_content()
