@@ -24,6 +24,7 @@ SETTINGS = {
     "LDAP_BIND_DN": "cn=ent-idp,ou=services,dc=ent,dc=example",
     "LDAP_BIND_PASSWORD": "unused",
     "LDAP_PEOPLE_DN": "ou=people,dc=ent,dc=example",
+    "LDAP_DECOY_DN": "cn=decoy,ou=services,dc=ent,dc=example",
     "REDIS_URL": "redis://127.0.0.1:9/0",
     "CAS_URL": "https://cas.example.fr/cas/",
     "CAS_ALLOWED_SERVICES": ["https://ent.example.fr/"],
