@@ -28,7 +28,8 @@ from typing import Protocol
 
 from .nginx_lb import Nginx
 from .ports import free_port
-from .redis_cluster import MASTER_NAME, RedisSentinelCluster
+from .redis_cluster import RedisSentinelCluster
+from .redis_sentinel import MASTER_NAME
 from .slapd_replication import providers, wait_in_sync
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -23,7 +23,7 @@ import ldap3
 import redis
 
 from .cluster import Cluster
-from .redis_cluster import MASTER_NAME
+from .redis_sentinel import MASTER_NAME
 from .slapd_replication import wait_for, wait_in_sync
 
 DN_ATTRIBUTE = "description"

@@ -24,7 +24,7 @@ from ldap3.utils.asn1 import encode as ber_encode
 from devstack.cluster import Cluster, ClusterPorts
 from devstack.nginx_lb import Nginx
 from devstack.ports import free_port
-from devstack.redis_cluster import MASTER_NAME
+from devstack.redis_sentinel import MASTER_NAME
 from devstack.slapd_replication import read_attribute, wait_for, wait_in_sync
 
 from .accounts import AccountFactory
@@ -426,3 +426,15 @@ def test_a_post_cut_off_by_a_dying_app_is_not_replayed(fresh_nginx, upstreams):
     status, on_app_2 = send_until_app_1_saw_it(fresh_nginx, upstreams, "POST")
 
     assert (status, on_app_2) == (502, 0)
+
+
+def test_a_post_to_a_stopped_app_goes_to_the_other(tmp_path, upstreams):
+    app_2 = upstreams[1]
+    nginx = Nginx(tmp_path, free_port(), [("127.0.0.1", free_port()), app_2.server_address])
+    nginx.start()
+    try:
+        answers = [get(nginx.url + "form", "POST") for _ in range(4)]
+    finally:
+        nginx.stop()
+
+    assert [(status, answer["name"]) for status, answer in answers] == [(200, "app-2")] * 4
