@@ -68,8 +68,9 @@ def catch_up(cluster: Cluster, dn: str, writes: int) -> float:
     return time.monotonic() - started
 
 
-def failovers(cluster: Cluster, runs: int) -> list[tuple[float, float]]:
-    """(Sentinels agree, first write) seconds after each SIGKILL of the master."""
+def failovers(cluster: Cluster, runs: int) -> list[tuple[float, float, float]]:
+    """(Sentinels agree, first write) seconds after each SIGKILL of the master, and the
+    seconds the old master then takes to be back as a replica."""
     client = cluster.redis.sentinel().master_for(MASTER_NAME, socket_timeout=0.5)
     results = []
     for run in range(runs):
@@ -84,8 +85,10 @@ def failovers(cluster: Cluster, runs: int) -> list[tuple[float, float]]:
                 break
             except redis.RedisError:
                 time.sleep(0.01)
-        results.append((agreed, time.monotonic() - killed_at))
+        first_write = time.monotonic() - killed_at
+        restarted_at = time.monotonic()
         cluster.redis.restart_as_replica(killed)
+        results.append((agreed, first_write, time.monotonic() - restarted_at))
     client.close()
     return results
 
@@ -163,8 +166,9 @@ def main(argv: list[str] | None = None) -> int:
         print("LDAP Modify, 2 -> 1:", summary(replication_delays(second, first, dn, args.modifies)))
         print(f"LDAP catch-up after 100 writes while stopped: {catch_up(cluster, dn, 100):.2f} s")
         runs = failovers(cluster, args.failovers)
-        print("Redis failover, Sentinels agree:", summary([agreed for agreed, _ in runs]))
-        print("Redis failover, first write:    ", summary([first for _, first in runs]))
+        print("Redis failover, Sentinels agree:", summary([run[0] for run in runs]))
+        print("Redis failover, first write:    ", summary([run[1] for run in runs]))
+        print("Redis old master back as replica:", summary([run[2] for run in runs]))
         client = cluster.redis.sentinel().master_for(MASTER_NAME, socket_timeout=2)
         for name, seconds in wait_costs(client, args.waits).items():
             print(f"Redis {name}: {summary(seconds)}")
