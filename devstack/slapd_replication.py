@@ -11,11 +11,11 @@ What each provider adds to its cn=config, before any data is written:
   reach it (both contextCSNs equal, the data different). Without one, a returning provider
   gets a full present phase and catches up (tests/test_cluster_services.py);
 * one ``olcSyncrepl`` per peer: refreshAndPersist, retried every second for ever, TCP
-  keepalive to notice a peer gone silent, no ``timeout`` (with one, stopping a provider waits
-  that long for its consumer to give up: 5 s instead of 0.05), bound as
-  the peer's **rootdn** (the devstack's replication identity: it reads every attribute,
-  operational ones and ``userPassword`` included, and no size limit applies to it; a
-  deployment uses a dedicated replicator with read on everything and ``olcLimits`` unlimited);
+  keepalive to notice a peer gone silent, no ``timeout`` (with one, stopping a provider
+  waits that long for its consumer to give up: 4.5 s instead of 0.05), bound as the peer's
+  **rootdn**: the devstack's replication identity reads every attribute, operational ones
+  and ``userPassword`` included, and no size limit applies to it (a deployment uses a
+  dedicated replicator with read on everything and ``olcLimits`` unlimited);
 * ``olcMultiProvider: TRUE``.
 
 Only the first provider is seeded (base entries, default policy); the others start empty and
