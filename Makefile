@@ -6,11 +6,17 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-security lint format system-deps venv clean bench bench-soak \
+.PHONY: demo demo-cluster test test-security lint format system-deps venv clean bench bench-soak \
 	translations-extract translations-compile
 
 demo: system-deps venv
 	$(BIN)/python -m devstack.demo
+
+# The services of several hosts on one machine (devstack/cluster.py): two OpenLDAP providers
+# in multi-provider replication, Redis master + replica + three Sentinels, nginx round robin.
+# The app instances behind nginx and the mail workers are not started yet (it says so).
+demo-cluster: system-deps venv
+	$(BIN)/python -m devstack.cluster
 
 AXE := tests/axe/node_modules/axe-core/axe.min.js
 

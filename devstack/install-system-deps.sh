@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # The Debian packages the demo and the tests need, installed only when missing:
-# slapd (with its ppolicy and argon2 modules), the ldap-utils, redis-server, Chromium for the
-# browser tests, npm for axe-core, and a font for the screenshots.
+# slapd (with its ppolicy, argon2 and syncprov modules), the ldap-utils, redis-server (its
+# binary also runs the Sentinels: redis-server --sentinel), nginx (the load balancer of
+# make demo-cluster and the cluster tests; on Debian 12 nginx-light is only a transitional
+# package pulling nginx), Chromium for the browser tests, npm for axe-core, and a font for the
+# screenshots.
 # Safe to run again: it does nothing then.
 set -euo pipefail
 
 missing=()
 command -v slapd >/dev/null 2>&1 || [[ -x /usr/sbin/slapd ]] || missing+=(slapd)
-[[ -e /usr/lib/ldap/ppolicy.so && -e /usr/lib/ldap/argon2.so ]] || missing+=(slapd)
+[[ -e /usr/lib/ldap/ppolicy.so && -e /usr/lib/ldap/argon2.so && -e /usr/lib/ldap/syncprov.so ]] ||
+  missing+=(slapd)
 command -v ldapmodify >/dev/null 2>&1 || missing+=(ldap-utils)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 [[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] || missing+=(fonts-dejavu-core)
@@ -35,11 +40,11 @@ export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 
-# The packages start system-wide daemons (ports 389 and 6379); the project starts its own
+# The packages start system-wide daemons (ports 389, 6379 and 80); the project starts its own
 # instances on other ports, so stop those and keep them from starting at boot. Containers
 # usually have no systemd (and often a policy-rc.d that kept the daemons from starting at
 # all): try each init front-end and tolerate every failure.
-for service in slapd redis-server; do
+for service in slapd redis-server nginx; do
   if [[ -d /run/systemd/system ]]; then  # systemd is the running init
     "${sudo[@]}" systemctl disable --now "$service" >/dev/null 2>&1 || true
   else

@@ -15,10 +15,13 @@ FIX_HINT = "run devstack/install-system-deps.sh (Debian: apt-get install redis-s
 
 
 class RedisServer:
-    def __init__(self, workdir: Path, port: int):
+    def __init__(self, workdir: Path, port: int, extra_args: tuple[str, ...] = ()):
+        """``extra_args``: more redis-server options (devstack/redis_cluster.py: passwords,
+        replicaof)."""
         self.workdir = Path(workdir)
         self.port = port
         self.url = f"redis://127.0.0.1:{port}/0"
+        self.extra_args = tuple(extra_args)
         self._process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 20) -> None:
@@ -70,6 +73,7 @@ class RedisServer:
                 "no",
                 "--protected-mode",
                 "yes",
+                *self.extra_args,
             ],
             stdout=log,
             stderr=log,

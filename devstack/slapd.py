@@ -360,14 +360,19 @@ ou: policies
                     self._ldapmodify(text, self.config_admin_dn, self.admin_password)
                 except SlapdError as e:
                     raise SlapdError(f"applying ldap_schema/{name}: {e}") from None
-            self.add_ldif(self._base_entries_ldif())
-            self.add_ldif(self._subst((SCHEMA_DIR / "ppolicy-default.ldif").read_text()))
-            decoy = self._subst((SCHEMA_DIR / "decoy.ldif").read_text())
-            self.add_ldif(decoy.replace(DECOY_PLACEHOLDER, secrets.token_urlsafe(32)))
+            self._seed()
         except BaseException:
             self.stop()
             raise
         self._marker.write_text("ok\n")
+
+    def _seed(self) -> None:
+        """The first data: base entries and the default policy (devstack/slapd_replication.py
+        overrides it: a second provider gets them from its peer instead)."""
+        self.add_ldif(self._base_entries_ldif())
+        self.add_ldif(self._subst((SCHEMA_DIR / "ppolicy-default.ldif").read_text()))
+        decoy = self._subst((SCHEMA_DIR / "decoy.ldif").read_text())
+        self.add_ldif(decoy.replace(DECOY_PLACEHOLDER, secrets.token_urlsafe(32)))
 
     def _stderr_tail(self, n: int = 40) -> str:
         try:
