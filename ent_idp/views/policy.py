@@ -13,7 +13,9 @@ bp = Blueprint("policy", __name__)
 @bp.post("/mot-de-passe/regles")
 def check():
     """``{"password": …, "personal": […]}`` → ``{"broken": [rule, …]}`` (CSRF header)."""
-    payload = request.get_json(silent=True) or {}
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):  # JSON, but not an object: true, 3, [...]
+        return jsonify(error="expected a JSON object"), 400
     password = payload.get("password")
     personal = payload.get("personal") or []
     if not isinstance(password, str) or not isinstance(personal, list):
