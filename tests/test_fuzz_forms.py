@@ -357,7 +357,11 @@ def _stand_on(ctx: Context, target: Target) -> requests.Response:
     path=st.one_of(text, st.sampled_from(LOOK_ALIKES)),
     query=st.one_of(text, raw_bytes, st.sampled_from(LOOK_ALIKES)),
     payload=st.recursive(
-        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | text,
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | text,
         lambda inner: st.lists(inner, max_size=4) | st.dictionaries(text, inner, max_size=4),
         max_leaves=12,
     ),
