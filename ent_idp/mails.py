@@ -15,16 +15,16 @@ import re
 import smtplib
 import ssl
 import textwrap
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import make_msgid, parseaddr
 
 import flask_mail
 from flask import Flask, current_app, render_template
 
-from .extensions import services
-from .i18n import DEFAULT, current_language
-from .mailqueue import check_message
+from . import settings
+from .languages import DEFAULT, current_language
+from .mail_records import check_message
+from .settings.sections import MailSettings
 
 # Flask-Mail registers UTF-8 bodies as 8-bit at import; quoted-printable keeps every message
 # 7-bit, which any mail server carries (with or without 8BITMIME).
@@ -124,31 +124,27 @@ def masked(address: str) -> str:
     return f"{kept}@{domain}"
 
 
-def queue(message: dict, pipe=None) -> None:
-    services().mail_queue.push(message, pipe=pipe)
-
-
 # -- sending (the mail worker, ent-idp check) ------------------------------------------
 
 
-def tls_context(config: Mapping) -> ssl.SSLContext:
+def tls_context(mail: MailSettings) -> ssl.SSLContext:
     """The system's CA store, plus ``[mail] tls_ca_file``; no check at all only if
     ``[mail] tls_verify = false`` says so."""
     context = ssl.create_default_context()
-    if config["MAIL_TLS_CA_FILE"]:
-        context.load_verify_locations(cafile=config["MAIL_TLS_CA_FILE"])
-    if not config["MAIL_TLS_VERIFY"]:
+    if mail.tls_ca_file:
+        context.load_verify_locations(cafile=mail.tls_ca_file)
+    if not mail.tls_verify:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     return context
 
 
-def unverified_tls_warning(config: Mapping) -> str | None:
+def unverified_tls_warning(mail: MailSettings) -> str | None:
     """The warning to log at start when TLS is on but its certificate goes unchecked."""
-    if config["MAIL_TLS_VERIFY"] or not (config["MAIL_USE_TLS"] or config["MAIL_USE_SSL"]):
+    if mail.tls_verify or not (mail.use_tls or mail.use_ssl):
         return None
     return (
-        f"[mail] tls_verify = false: the certificate of {config['MAIL_SERVER']} is NOT "
+        f"[mail] tls_verify = false: the certificate of {mail.server} is NOT "
         "checked; anyone on the path can read and change the mail (set tls_ca_file instead)"
     )
 
@@ -160,41 +156,41 @@ _NAME_MISMATCH = {62, 64}
 class UntrustedCertificate(OSError):
     """The SMTP server's certificate failed the check (an OSError: the worker retries)."""
 
-    def __init__(self, config: Mapping, exc: ssl.SSLCertVerificationError):
+    def __init__(self, mail: MailSettings, exc: ssl.SSLCertVerificationError):
         if exc.verify_code in _NAME_MISMATCH:
             fix = "set [mail] server to the name the certificate is for"
         else:
             fix = "give the CA that signed it in [mail] tls_ca_file"
         super().__init__(
-            f"the TLS certificate of {config['MAIL_SERVER']}:{config['MAIL_PORT']} is not "
+            f"the TLS certificate of {mail.server}:{mail.port} is not "
             f"trusted (certificate verify failed: {exc.verify_message or exc.reason}): {fix}"
         )
 
 
-def open_smtp(config: Mapping) -> smtplib.SMTP:
+def open_smtp(mail: MailSettings) -> smtplib.SMTP:
     """An SMTP session, TLS (STARTTLS or implicit) checked by ``tls_context``, logged in.
 
     Raises UntrustedCertificate, smtplib's errors or OSError.
     """
     try:
-        return _open_smtp(config)
+        return _open_smtp(mail)
     except ssl.SSLCertVerificationError as exc:
-        raise UntrustedCertificate(config, exc) from exc
+        raise UntrustedCertificate(mail, exc) from exc
 
 
-def _open_smtp(config: Mapping) -> smtplib.SMTP:
-    host, port, timeout = config["MAIL_SERVER"], config["MAIL_PORT"], config["MAIL_TIMEOUT"]
-    if config["MAIL_USE_SSL"]:
-        smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=tls_context(config))
+def _open_smtp(mail: MailSettings) -> smtplib.SMTP:
+    host, port, timeout = mail.server, mail.port, mail.timeout
+    if mail.use_ssl:
+        smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=tls_context(mail))
     else:
         smtp = smtplib.SMTP(host, port, timeout=timeout)
     try:
         smtp.ehlo()
-        if config["MAIL_USE_TLS"]:
-            smtp.starttls(context=tls_context(config))
+        if mail.use_tls:
+            smtp.starttls(context=tls_context(mail))
             smtp.ehlo()
-        if config["MAIL_USERNAME"]:
-            smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
+        if mail.username:
+            smtp.login(mail.username, mail.password)
     except BaseException:
         smtp.close()
         raise
@@ -205,7 +201,7 @@ class _VerifiedConnection(flask_mail.Connection):
     """Flask-Mail's connection, opened by ``open_smtp`` (TLS checked, logged in)."""
 
     def configure_host(self) -> smtplib.SMTP:
-        return open_smtp(current_app.config)
+        return open_smtp(settings.current().mail)
 
 
 class Sender:
@@ -221,12 +217,12 @@ class Sender:
         self._connection: _VerifiedConnection | None = None
 
     def __call__(self, message: dict) -> None:
-        config = current_app.config
-        mail = build(message, config["MAIL_SENDER"])  # a message that cannot be built: no SMTP
+        sender = settings.current().mail.sender
+        mail = build(message, sender)  # a message that cannot be built: no SMTP
         while True:
             reused = self._connection is not None
             try:
-                self._connect().send(mail, envelope_from=parseaddr(config["MAIL_SENDER"])[1])
+                self._connect().send(mail, envelope_from=parseaddr(sender)[1])
                 return
             except (smtplib.SMTPServerDisconnected, ConnectionError):
                 self.close()

@@ -49,7 +49,7 @@ def serve(
     )
     if prepare is not None:
         prepare(app)
-    app.extensions["ent_idp"].redis.flushdb()
+    app.extensions["ent_idp"].store.redis.flushdb()
     server = make_server("127.0.0.1", int(url.rsplit(":", 1)[1].strip("/")), app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

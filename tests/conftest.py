@@ -21,8 +21,9 @@ from devstack.ports import free_port
 from devstack.redis_server import RedisServer
 from devstack.slapd import Slapd
 from devstack.smtp_sink import SmtpSink
-from ent_idp import create_app, recovery, unlock
-from ent_idp.extensions import services as app_services
+from ent_idp import create_app
+from ent_idp.core.resources import resources as app_resources
+from ent_idp.domain import forgotten_password, unlock
 from ent_idp.mails import Sender
 
 from .accounts import AccountFactory
@@ -85,25 +86,26 @@ def cas_server(stack: Stack, live_url: str, tmp_path_factory) -> Iterator[CasSer
     server.stop()
 
 
-@pytest.fixture
-def settings(stack: Stack) -> dict:
-    """The app's settings for one test, pointing at the real services."""
+def app_settings(slapd: Slapd | None = None, redis_url: str = "", smtp_port: int = 0) -> dict:
+    """The app's settings for one test: pointing at the real services when given, else at
+    addresses nothing listens on (for tests that start the app and call no service)."""
+    nowhere = "ldap://127.0.0.1:9"
     return {
         "TESTING": True,
         "SECRET_KEY": secrets.token_urlsafe(32),
         "PUBLIC_URL": PUBLIC_URL,
-        "LDAP_URL": stack.slapd.url,
-        "LDAP_BIND_DN": stack.slapd.service_dn,
-        "LDAP_BIND_PASSWORD": stack.slapd.service_password,
-        "LDAP_PEOPLE_DN": stack.slapd.people_dn,
-        "LDAP_DECOY_DN": stack.slapd.decoy_dn,
+        "LDAP_URL": slapd.url if slapd else nowhere,
+        "LDAP_BIND_DN": slapd.service_dn if slapd else "cn=ent-idp,ou=services,dc=ent,dc=test",
+        "LDAP_BIND_PASSWORD": slapd.service_password if slapd else "no-service-here",
+        "LDAP_PEOPLE_DN": slapd.people_dn if slapd else "ou=people,dc=ent,dc=test",
+        "LDAP_DECOY_DN": slapd.decoy_dn if slapd else "uid=decoy,ou=people,dc=ent,dc=test",
         "LDAP_TIMEOUT": 3,
-        "REDIS_URL": stack.redis.url,
+        "REDIS_URL": redis_url or "redis://127.0.0.1:9/0",
         "CAS_URL": CAS_URL,
         "CAS_ALLOWED_SERVICES": ["http://ent.test/", "https://lycee.ent.test/app/"],
         "CAS_DEFAULT_SERVICE": DEFAULT_SERVICE,
         "MAIL_SERVER": "127.0.0.1",
-        "MAIL_PORT": stack.smtp.port,
+        "MAIL_PORT": smtp_port or 9,
         "MAIL_SENDER": "ENT <ne-pas-repondre@ent.test>",
         "MAIL_RETRY_SECONDS": 0,
         "CGU_VERSION": CGU_VERSION,
@@ -116,17 +118,34 @@ def settings(stack: Stack) -> dict:
     }
 
 
-def services_of(app):
+@pytest.fixture
+def settings(stack: Stack) -> dict:
+    """The app's settings for one test, pointing at the real services."""
+    return app_settings(stack.slapd, stack.redis.url, stack.smtp.port)
+
+
+@pytest.fixture
+def plain_settings() -> dict:
+    """Settings for tests that need no service (configuration, branding): none is started."""
+    return app_settings()
+
+
+def resources_of(app):
+    """What the app built at start-up (directory, store, settings)."""
     return app.extensions["ent_idp"]
+
+
+def store_of(app):
+    return resources_of(app).store
 
 
 @pytest.fixture
 def app(settings: dict, stack: Stack):
     app = create_app(settings)
-    services_of(app).redis.flushdb()
+    store_of(app).redis.flushdb()
     stack.smtp.clear()
     yield app
-    services_of(app).close()
+    resources_of(app).close()
 
 
 @pytest.fixture
@@ -147,9 +166,9 @@ def deliver(app, stack: Stack):
 
     def run(expected: int | None = None) -> list:
         with app.app_context():
-            recovery.process_requests()
+            forgotten_password.process_requests()
             unlock.process_requests()
-            queue = app_services().mail_queue
+            queue = app_resources().store.mail_queue
             sender = Sender()  # as the mail worker sends
             for _ in range(50):  # bounded: with SMTP down every try fails and re-queues
                 if not queue.work_once(sender, wait=0.1, retry_seconds=0):

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ent_idp.config import DEFAULTS, flask_name
+from ent_idp.settings import DEFAULTS, flask_name
 
 ENT_IDP = Path(sys.executable).with_name("ent-idp")
 

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from devstack.ports import free_port, terminate, wait_for_port
-from ent_idp.config import DEFAULTS, flask_name
+from ent_idp.settings import DEFAULTS, flask_name
 
 pytestmark = pytest.mark.security
 

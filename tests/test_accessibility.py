@@ -26,7 +26,7 @@ from playwright.sync_api import Page, expect
 from devstack.ports import free_port
 
 from .browser_support import VIEWPORTS, Tour, serve
-from .conftest import CGU_VERSION, INTERRUPT_PASSWORD, services_of
+from .conftest import CGU_VERSION, INTERRUPT_PASSWORD, store_of
 from .pages import link_in
 
 pytestmark = pytest.mark.browser
@@ -183,7 +183,7 @@ def test_the_side_pages_of_the_flows(tour, page, live_app, accounts, app, stack)
     pending = accounts.create("pending")
     page.goto(f"{live_app}activation")
     identify(page, pending["login"], pending["password"])
-    redis = services_of(app).redis
+    redis = store_of(app).redis
     for key in redis.scan_iter("ent-idp:flow:*"):
         redis.delete(key)
     page.goto(f"{live_app}activation/cgu")
@@ -196,7 +196,7 @@ def test_the_side_pages_of_the_flows(tour, page, live_app, accounts, app, stack)
     page.get_by_label("Adresse électronique de secours", exact=True).fill("emma.perso@example.net")
     page.get_by_label("Confirmation de l'adresse").fill("emma.perso@example.net")
     press(page)
-    with services_of(app).flows.account_lock(pending["dn"]) as held:
+    with store_of(app).locks.hold(pending["dn"]) as held:
         assert held
         assert choose_password(page, NEW_PASSWORD) == 409
     expect(page.get_by_role("heading", name="Votre compte est en cours")).to_be_visible()
@@ -299,7 +299,7 @@ def test_mon_compte(tour, page, live_app, accounts, app, stack):
     password.get_by_label("Mot de passe actuel").fill(PASSWORD)
     password.get_by_label("Nouveau mot de passe", exact=True).fill(NEW_PASSWORD)
     password.get_by_label("Confirmation du nouveau mot de passe").fill(NEW_PASSWORD)
-    with services_of(app).flows.account_lock(account["dn"]) as held:
+    with store_of(app).locks.hold(account["dn"]) as held:
         assert held
         press(page, "Changer mon mot de passe")
     expect(page.get_by_text("Votre compte a été modifié entre-temps")).to_be_in_viewport()
@@ -347,7 +347,7 @@ def test_mot_de_passe_oublie(tour, page, live_app, accounts, app, deliver):
     tour.visit("nouveau-mot-de-passe")
     choose_password(page, "court")
     tour.visit("nouveau-mot-de-passe-erreurs")
-    with services_of(app).flows.account_lock(account["dn"]) as held:
+    with store_of(app).locks.hold(account["dn"]) as held:
         assert held
         assert choose_password(page, NEW_PASSWORD) == 409
     tour.visit("compte-occupe")

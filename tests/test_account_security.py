@@ -13,13 +13,15 @@ import pytest
 import requests
 
 from ent_idp import create_app
-from ent_idp.activation import RESENDS_PER_DAY
 from ent_idp.cas import comes_from, logout_networks
+from ent_idp.core.notices import RESENDS
 
 from .browser_support import serve
 from .cas_client import cas_login
-from .conftest import CGU_VERSION, services_of
+from .conftest import CGU_VERSION, resources_of, store_of
 from .pages import csrf_token, link_in, submit, text
+
+RESENDS_PER_DAY = RESENDS.most
 
 pytestmark = pytest.mark.security
 
@@ -86,7 +88,7 @@ def held(accounts, account) -> dict:
 
 
 def queued(app) -> int:
-    return services_of(app).mail_queue.pending()
+    return store_of(app).mail_queue.pending()
 
 
 def body(message) -> str:
@@ -241,7 +243,7 @@ def test_mon_compte_sessions_end_after_their_absolute_lifetime(
         page = text(log_in(client, cas_server, active))
         assert "Votre session « Mon compte » avait expiré : rien n'a été modifié." in page
     finally:
-        services_of(app).close()
+        resources_of(app).close()
 
 
 def session_cookie(last) -> str:

@@ -18,7 +18,7 @@ from devstack.ports import free_port
 from devstack.slapd import Slapd
 from ent_idp.cli import main
 
-from .conftest import services_of
+from .conftest import resources_of
 from .test_admin_cli import environment
 
 pytestmark = pytest.mark.security
@@ -30,7 +30,7 @@ EVERYTHING = [ldap3.ALL_ATTRIBUTES, ldap3.ALL_OPERATIONAL_ATTRIBUTES]
 def with_history(app, accounts) -> dict:
     """An active account whose password the app changed twice: two old hashes kept."""
     account = accounts.create("active", password=PASSWORD, cgu_version="2024-09")
-    directory = services_of(app).directory
+    directory = resources_of(app).directory
     for new in ("Premier-Chemin-2027!", "Second-Chemin-2028!"):
         directory.change_password(directory.find(account["login"]), new)
     history = accounts.read(account["dn"]).get("pwdhistory", [])

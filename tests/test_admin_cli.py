@@ -17,15 +17,16 @@ from click.testing import CliRunner
 
 from devstack.ports import free_port
 from devstack.slapd import Slapd
-from ent_idp import admin
-from ent_idp.activation import VALIDATION
 from ent_idp.cli import main
-from ent_idp.config import DEFAULTS, flask_name
-from ent_idp.recovery import PURPOSE as RESET_LINK
-from ent_idp.tokens import TokenStatus
+from ent_idp.domain.admin import accounts as admin
+from ent_idp.domain.forgotten_password import PURPOSE as RESET_LINK
+from ent_idp.settings import DEFAULTS, flask_name
+from ent_idp.store import TokenPurpose, TokenStatus
 
-from .conftest import CGU_VERSION, services_of
+from .conftest import CGU_VERSION, store_of
 from .pages import go_through, text
+
+VALIDATION = TokenPurpose.VALIDATION
 
 PROVISIONAL = re.compile(r"[a-km-np-z2-9]{5}-[a-km-np-z2-9]{5}-[a-km-np-z2-9]{5}")
 
@@ -136,7 +137,7 @@ def test_reset_voids_the_links_mailed_before(cli, app, accounts):
     """A validation or « Mot de passe oublié » link sent before a reset no longer works:
     whoever held the account's mailbox then must not get it back."""
     account = accounts.create("active", backup_mail="emma.perso@example.net")
-    tokens = services_of(app).tokens
+    tokens = store_of(app).tokens
     issued = {
         purpose: tokens.issue(
             purpose,

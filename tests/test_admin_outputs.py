@@ -22,7 +22,7 @@ import sys
 
 import pytest
 
-from ent_idp.admin import spreadsheet_text
+from ent_idp.domain.admin.handouts import spreadsheet_text
 
 from .conftest import ROOT
 from .test_admin_cli import cli, environment, imported, read_csv  # noqa: F401 (fixtures)

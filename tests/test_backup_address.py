@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 from wtforms.validators import ValidationError
 
 from ent_idp import create_app
-from ent_idp.forms import deliverable_address
-from ent_idp.mailqueue import check_message
+from ent_idp.mail_records import check_message
+from ent_idp.web.forms import deliverable_address
 
 from .cas_client import cas_login
-from .conftest import CGU_VERSION, services_of
+from .conftest import CGU_VERSION, resources_of, store_of
 from .pages import go_through, identify, link_in, submit, text
 
 pytestmark = pytest.mark.security
@@ -35,7 +35,7 @@ PASSWORD = "Deja-Actif-2026!"
 
 def nothing_queued(app) -> bool:
     with app.app_context():
-        return services_of(app).mail_queue.pending() == 0
+        return store_of(app).mail_queue.pending() == 0
 
 
 def at_mails(client, accounts) -> dict:
@@ -81,10 +81,10 @@ def with_cas(settings, cas_server):
 @pytest.fixture
 def account_app(with_cas, stack):
     app = create_app(with_cas)
-    services_of(app).redis.flushdb()
+    store_of(app).redis.flushdb()
     stack.smtp.clear()
     yield app
-    services_of(app).close()
+    resources_of(app).close()
 
 
 def log_in(client, cas_server, account) -> None:
@@ -114,7 +114,7 @@ def test_an_accented_address_is_refused_at_mon_compte(account_app, cas_server, a
     assert accounts.read(account["dn"]) == before
     assert nothing_queued(account_app)
     with account_app.app_context():
-        assert not services_of(account_app).redis.keys("*pending-backup*")
+        assert not store_of(account_app).redis.keys("*pending-backup*")
 
 
 @pytest.mark.parametrize(

@@ -11,10 +11,11 @@ from flask import request
 
 from ent_idp import create_app
 from ent_idp.cli import main
-from ent_idp.clients import resolve, throttle_scope
-from ent_idp.config import ConfigError, _networks
+from ent_idp.core.addresses import resolve, throttle_scope
+from ent_idp.settings import ConfigError
+from ent_idp.settings.checks import networks as _networks
 
-from .conftest import ROOT, services_of
+from .conftest import ROOT, resources_of, store_of
 from .pages import identify
 from .test_admin_cli import environment
 
@@ -28,9 +29,9 @@ PROXY = "10.0.0.2"
 def proxied_app(settings):
     """The app behind one reverse proxy at 10.0.0.2."""
     app = create_app({**settings, "TRUSTED_PROXIES": [PROXY]})
-    services_of(app).redis.flushdb()
+    store_of(app).redis.flushdb()
     yield app
-    services_of(app).close()
+    resources_of(app).close()
 
 
 def browser(app, peer: str, forwarded_for: str | None = None):
@@ -122,7 +123,7 @@ def test_a_client_reaching_the_app_directly_cannot_pose_as_the_proxys_users(prox
         direct.environ_base["HTTP_X_FORWARDED_FOR"] = f"198.51.100.{n}"
         statuses.append(identify(direct, "activation", f"eleve.{n}", WRONG).status_code)
     assert statuses[-1] == 429
-    assert services_of(proxied_app).forwarded_headers.last()["peer"] == "203.0.113.9"
+    assert store_of(proxied_app).forwarded_headers.last()["peer"] == "203.0.113.9"
 
 
 def test_one_ipv6_64_shares_one_counter(app):
@@ -145,7 +146,7 @@ def test_the_scheme_comes_from_a_trusted_proxy_only(settings):
         direct = browser(app, "198.51.100.7").get("/_scheme", headers=headers)
         assert (via_proxy.text, direct.text) == ("https", "http")
     finally:
-        services_of(app).close()
+        resources_of(app).close()
 
 
 def test_check_warns_about_forwarded_headers_it_does_not_trust(app, settings, stack):
@@ -161,8 +162,8 @@ def test_check_warns_about_forwarded_headers_it_does_not_trust(app, settings, st
     assert result.exit_code == 0, result.output
     [warning] = [line for line in result.stdout.splitlines() if line.startswith("WARN")]
     assert "10.9.8.7 sent X-Forwarded-For" in warning and "trusted_proxies" in warning
-    redis = services_of(app).redis
-    assert 0 < redis.ttl(services_of(app).forwarded_headers.key) <= 24 * 3600
+    redis = store_of(app).redis
+    assert 0 < redis.ttl(store_of(app).forwarded_headers.key) <= 24 * 3600
 
 
 def test_check_is_quiet_when_headers_come_from_the_trusted_proxy(proxied_app, settings, stack):
@@ -177,20 +178,20 @@ def test_check_is_quiet_when_headers_come_from_the_trusted_proxy(proxied_app, se
     assert "ok    client addresses: forwarded headers only from trusted_proxies" in result.stdout
 
 
-def test_a_config_still_setting_proxy_count_is_refused(settings, tmp_path, monkeypatch):
+def test_a_config_still_setting_proxy_count_is_refused(plain_settings, tmp_path, monkeypatch):
     """Silently ignoring proxy_count would make every user share the proxy's address."""
     with pytest.raises(ConfigError, match=r"proxy_count is gone: .*trusted_proxies"):
-        create_app({**settings, "PROXY_COUNT": 1})
+        create_app({**plain_settings, "PROXY_COUNT": 1})
     config = tmp_path / "ent-idp.toml"
     config.write_text("proxy_count = 1\n" + (ROOT / "config" / "ent-idp.example.toml").read_text())
     with pytest.raises(ConfigError, match=r"^setting proxy_count is gone: .*trusted_proxies"):
         create_app(config_file=str(config))
     monkeypatch.setenv("ENT_IDP_PROXY_COUNT", "1")
     with pytest.raises(ConfigError, match="trusted_proxies"):
-        create_app(settings)
+        create_app(plain_settings)
 
 
 @pytest.mark.parametrize("value", [["10.0.0.300"], ["proxy.example"], "10.0.0.2"])
-def test_a_trusted_proxy_that_is_not_an_address_is_named(settings, value):
+def test_a_trusted_proxy_that_is_not_an_address_is_named(plain_settings, value):
     with pytest.raises(ConfigError, match="trusted_proxies"):
-        create_app({**settings, "TRUSTED_PROXIES": value})
+        create_app({**plain_settings, "TRUSTED_PROXIES": value})

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from ent_idp import create_app
-from ent_idp.config import ConfigError
+from ent_idp.settings import ConfigError
+from ent_idp.settings import current as current_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,22 +28,22 @@ ROOT = Path(__file__).resolve().parent.parent
         ("CGU_VERSION", "[cgu] version"),
     ],
 )
-def test_a_missing_required_setting_is_named(settings, key, named):
+def test_a_missing_required_setting_is_named(plain_settings, key, named):
     with pytest.raises(
         ConfigError,
         match=r"missing required setting "
         + named.replace("[", r"\[").replace("]", r"\]").replace("(", r"\(").replace(")", r"\)"),
     ):
-        create_app({**settings, key: ""})
+        create_app({**plain_settings, key: ""})
 
 
-def test_a_short_secret_key_is_refused(settings):
+def test_a_short_secret_key_is_refused(plain_settings):
     """A guessable key lets anyone forge session cookies and skip steps."""
     with pytest.raises(ConfigError, match="too short"):
-        create_app({**settings, "SECRET_KEY": "dev"})
+        create_app({**plain_settings, "SECRET_KEY": "dev"})
 
 
-def test_environment_overrides_the_file(tmp_path, monkeypatch, settings):
+def test_environment_overrides_the_file(tmp_path, monkeypatch):
     config = tmp_path / "ent-idp.toml"
     config.write_text(
         (ROOT / "config" / "ent-idp.example.toml")
@@ -58,9 +59,11 @@ def test_environment_overrides_the_file(tmp_path, monkeypatch, settings):
     monkeypatch.setenv("ENT_IDP_FLOW_IDLE_MINUTES", "12")
     monkeypatch.setenv("ENT_IDP_CAS_ALLOWED_SERVICES", "https://a.example/, https://b.example/x/")
     app = create_app(config_file=str(config))
-    assert app.config["LDAP_BIND_PASSWORD"] == "from-env"
-    assert app.config["FLOW_IDLE_MINUTES"] == 12
-    assert app.config["CAS_ALLOWED_SERVICES"] == ["https://a.example/", "https://b.example/x/"]
+    with app.app_context():
+        settings = current_settings()
+    assert settings.ldap.bind_password == "from-env"
+    assert settings.flow.idle_minutes == 12
+    assert settings.cas.allowed_services == ["https://a.example/", "https://b.example/x/"]
     assert app.config["SESSION_COOKIE_SECURE"] is True
 
 
@@ -95,8 +98,8 @@ def test_the_command_line_says_one_line_and_fails(tmp_path):
         ("ACCOUNT_SESSION_MAX_MINUTES", 0, "session_max_minutes must be more than 0"),
     ],
 )
-def test_account_and_logout_settings_are_checked(settings, key, value, message):
+def test_account_and_logout_settings_are_checked(plain_settings, key, value, message):
     """A mistyped address list would refuse CAS's logouts, or accept anyone's; a lifetime of
     0 or less would make « Mon compte » unusable: refuse to start, naming the key."""
     with pytest.raises(ConfigError, match=re.escape(message)):
-        create_app({**settings, key: value})
+        create_app({**plain_settings, key: value})

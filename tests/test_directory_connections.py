@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import threading
 
-from .conftest import services_of
+from .conftest import resources_of
 
 
 def test_a_long_directory_operation_does_not_hold_up_another_thread(app, accounts):
     """gunicorn threads share one process: while one request waits for slapd (hashing a
     password in the final write takes tens of milliseconds), another request's search must
     go on its own connection, not queue behind a lock."""
-    directory = services_of(app).directory
+    directory = resources_of(app).directory
     account = accounts.create("pending")
     found = threading.Event()
 
@@ -24,24 +24,24 @@ def test_a_long_directory_operation_does_not_hold_up_another_thread(app, account
         thread.start()
         return found.wait(timeout=5)  # the other search finishes while this one is "busy"
 
-    assert directory._service(slow_operation) is True
+    assert directory.connections.run(slow_operation) is True
 
 
 def test_service_connections_are_reused_and_bounded(app, accounts):
     """One bind of the service account per connection, not per request: and no more idle
     sockets kept than gunicorn has threads."""
-    from ent_idp.directory import IDLE_CONNECTIONS
+    from ent_idp.directory.connections import IDLE_CONNECTIONS
 
-    directory = services_of(app).directory
+    directory = resources_of(app).directory
     account = accounts.create("pending")
     directory.find(account["login"])
-    first = directory._services.get_nowait()
-    directory._services.put(first)
+    first = directory.connections._app.get_nowait()
+    directory.connections._app.put(first)
     for _ in range(3):
         directory.find(account["login"])
-    assert directory._services.qsize() == 1
-    assert directory._services.get_nowait() is first
-    directory._services.put(first)
+    assert directory.connections._app.qsize() == 1
+    assert directory.connections._app.get_nowait() is first
+    directory.connections._app.put(first)
 
     barrier = threading.Barrier(IDLE_CONNECTIONS + 4)
 
@@ -49,11 +49,11 @@ def test_service_connections_are_reused_and_bounded(app, accounts):
         barrier.wait(timeout=10)  # every thread holds its own connection at once
 
     threads = [
-        threading.Thread(target=directory._service, args=(hold,))
+        threading.Thread(target=directory.connections.run, args=(hold,))
         for _ in range(IDLE_CONNECTIONS + 4)
     ]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert directory._services.qsize() == IDLE_CONNECTIONS
+    assert directory.connections._app.qsize() == IDLE_CONNECTIONS

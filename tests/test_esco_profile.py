@@ -59,7 +59,7 @@ def esco_app(settings, esco_slapd):
             "LDAP_PROFILE": "esco",
         }
     )
-    app.extensions["ent_idp"].redis.flushdb()
+    app.extensions["ent_idp"].store.redis.flushdb()
     yield app
     app.extensions["ent_idp"].close()
 

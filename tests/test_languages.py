@@ -18,10 +18,11 @@ import pytest
 from flask import abort
 
 from ent_idp import create_app
-from ent_idp.exceptions import DirectoryUnavailable
+from ent_idp.errors import DirectoryUnavailable
+from ent_idp.store import TokenPurpose
 
 from .cas_client import cas_login
-from .conftest import CGU_VERSION, INTERRUPT_PASSWORD, services_of
+from .conftest import CGU_VERSION, INTERRUPT_PASSWORD, resources_of, store_of
 from .language import Reading, english_in, french_in, read_html, read_mail
 from .pages import choose_password, identify, link_in, reach_password, submit, text
 
@@ -41,7 +42,7 @@ class Tour:
         self.accounts = accounts
         self.deliver = deliver
         self.cas_server = cas_server
-        self.allowed = [app.config["ENT_NAME"], "example.net"]
+        self.allowed = [resources_of(app).settings.ent_name, "example.net"]
         self.problems: dict[str, list[str]] = {}
         self.seen: list[str] = []
 
@@ -95,8 +96,8 @@ def new_link(client, path: str):
 
 
 def expire(app, path: str) -> None:
-    tokens = services_of(app).tokens
-    services_of(app).redis.hset(tokens._key(path.rsplit("/", 1)[1]), "expires", "0")
+    tokens = store_of(app).tokens
+    store_of(app).redis.hset(tokens._key(path.rsplit("/", 1)[1]), "expires", "0")
 
 
 def local(link: str) -> str:
@@ -143,7 +144,7 @@ def activation_tour(tour: Tour) -> None:
         "password, used before (the directory refuses)",
         choose_password(client, "activation", account["password"]),
     )
-    with services_of(app).flows.account_lock(account["dn"]):
+    with store_of(app).locks.hold(account["dn"]):
         tour.page("password, busy", choose_password(client, "activation", NEW_PASSWORD), 409)
     tour.page("account activated", choose_password(client, "activation", NEW_PASSWORD))
     [message] = deliver(1)
@@ -166,7 +167,7 @@ def activation_tour(tour: Tour) -> None:
 
     idle = tour.client()
     identify(idle, "activation", tour.account("pending")["login"], "Provisoire-2026")
-    redis = services_of(app).redis
+    redis = store_of(app).redis
     redis.delete(*redis.scan_iter("ent-idp:flow:*"))  # what idle minutes do
     tour.page("session expired", idle.get("/activation/cgu", follow_redirects=True))
 
@@ -203,7 +204,7 @@ def validation_tour(tour: Tour) -> None:
     )
     unknown = submit(client, "/mot-de-passe-oublie", {}, action="/validation/x/nouveau-lien")
     tour.page("validation link, new link for an unknown one", unknown)
-    services_of(app).tokens.void("validate-backup-mail", account["dn"])  # an admin reset
+    store_of(app).tokens.void(TokenPurpose.VALIDATION, account["dn"])  # an admin reset
     tour.page("validation link, voided", client.get(path))
     tour.page("validation link, new link asked with a voided one", new_link(client, path))
 
@@ -262,7 +263,7 @@ def recovery_tour(tour: Tour) -> None:
     new = "/mot-de-passe-oublie/nouveau"
     tour.page("new password, errors", submit(client, new, {"password": "court", "confirm": "x"}))
     fields = {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
-    with services_of(app).flows.account_lock(account["dn"]):
+    with store_of(app).locks.hold(account["dn"]):
         tour.page("new password, busy", submit(client, new, fields), 409)
     tour.page("password changed", submit(client, new, fields))
     [_, notice] = deliver(2)
@@ -373,7 +374,7 @@ def account_tour(tour: Tour) -> None:
         "mdp-password": OTHER_PASSWORD,
         "mdp-confirm": OTHER_PASSWORD,
     }
-    with services_of(tour.app).flows.account_lock(account["dn"]):
+    with store_of(tour.app).locks.hold(account["dn"]):
         tour.page("password, changed meanwhile", submit(client, "/compte", fields, action=password))
     tour.page("password changed", submit(client, "/compte", fields, action=password))
     tour.mail("password changed mail", deliver(4)[-1])
@@ -556,7 +557,7 @@ def test_the_choice_is_a_cookie_scripts_cannot_read(settings, client):
         secure = app.test_client().get("/langue/fr?next=/")
         assert "Secure" in secure.headers["Set-Cookie"]
     finally:
-        services_of(app).close()
+        resources_of(app).close()
     assert client.get("/langue/de?next=/").status_code == 404
 
 
@@ -591,10 +592,10 @@ def test_without_an_english_cgu_the_french_text_is_shown_marked_french(settings,
             page.text
         )
         cgu = [text for lang, text in page.other_language if lang == "fr" and "ARTICLE" in text]
-        assert cgu and cgu == app.config["CGU_TEXTS"]["fr"][1:]
-        assert french_in(page, (account["login"], app.config["ENT_NAME"])) == []
+        assert cgu and cgu == resources_of(app).settings.cgu.texts["fr"][1:]
+        assert french_in(page, (account["login"], resources_of(app).settings.ent_name)) == []
     finally:
-        services_of(app).close()
+        resources_of(app).close()
 
 
 SUBJECTS = {

@@ -23,10 +23,10 @@ from devstack.ports import free_port
 from devstack.slapd import Slapd, SlapdTls
 from ent_idp import create_app
 from ent_idp.cli import main
-from ent_idp.config import ConfigError
+from ent_idp.settings import ConfigError
 
 from .accounts import AccountFactory
-from .conftest import services_of
+from .conftest import resources_of, store_of
 from .pages import choose_password, go_through, identify, reach_password, text
 from .test_admin_cli import environment
 
@@ -90,7 +90,7 @@ def app_with(settings: dict):
     try:
         yield app
     finally:
-        services_of(app).close()
+        resources_of(app).close()
 
 
 def check(settings: dict, tls: TlsDirectory):
@@ -124,7 +124,7 @@ def test_without_the_ca_file_users_get_the_503_page_and_nothing_changes(settings
         response = identify(client, "activation", account["login"], account["password"])
         assert response.status_code == 503
         assert UNAVAILABLE in text(response)
-        assert services_of(tls_app).redis.keys("*throttle*") == []
+        assert store_of(tls_app).redis.keys("*throttle*") == []
     entry = tls.accounts.read(account["dn"])
     assert entry["entidpaccountstate"] == [b"pending"]
     assert tls.accounts.binds(account["dn"], account["password"])
@@ -191,7 +191,7 @@ def test_a_certificate_for_another_host_name_is_refused(settings, tls, app):
 def test_tls_verify_false_connects_and_says_so_at_start_up(settings, tls, app, caplog):
     """The opt-out exists for a test bench; it must never be silent."""
     account = tls.accounts.create("pending")
-    caplog.set_level(logging.WARNING, logger="ent_idp.ldap_tls")
+    caplog.set_level(logging.WARNING, logger="ent_idp.directory.tls")
     unverified = tls_settings(settings, tls, "ldaps", ca=False, LDAP_TLS_VERIFY=False)
     with app_with(unverified) as tls_app:
         assert "[ldap] tls_verify = false" in caplog.text

@@ -15,16 +15,17 @@ import threading
 
 import pytest
 
-from ent_idp import account as account_ops
-from ent_idp import activation
-from ent_idp.activation import VALIDATION, pending_change_key
-from ent_idp.recovery import PURPOSE as RESET_LINK
-from ent_idp.tokens import TokenStatus
+from ent_idp.core import notices as activation
+from ent_idp.domain import my_account as account_ops
+from ent_idp.domain.forgotten_password import PURPOSE as RESET_LINK
+from ent_idp.store import TokenPurpose, TokenStatus
 
-from .conftest import CGU_VERSION, services_of
+from .conftest import CGU_VERSION, resources_of, store_of
 from .pages import csrf_token, go_through, link_in, submit, text
 from .test_admin_cli import cli  # noqa: F401 (the fixture running ent-idp)
 from .test_faults import stopped
+
+VALIDATION = TokenPurpose.VALIDATION
 
 pytestmark = pytest.mark.security
 
@@ -38,7 +39,7 @@ def local(url: str) -> str:
 
 def expire(app, path: str) -> None:
     """Move the link's expiry into the past, as 48 hours would."""
-    s = services_of(app)
+    s = store_of(app)
     s.redis.hset(s.tokens._key(path.rsplit("/", 1)[1]), "expires", "0")
 
 
@@ -65,7 +66,7 @@ def test_two_links_asked_at_once_leave_exactly_one_valid(app, accounts):
     """Issuing reads nothing outside its script: of concurrent issues (two tabs, a resend
     and a change of address at once), all but one token are superseded."""
     account = accounts.create("active")
-    tokens = services_of(app).tokens
+    tokens = store_of(app).tokens
     barrier = threading.Barrier(12)
     issued = []
 
@@ -88,7 +89,7 @@ def test_a_reset_voids_every_outstanding_link_even_expired_ones(cli, app, accoun
     """Every token of the account is voided, of every purpose, an expired one too: otherwise
     « Recevoir un nouveau lien » would bring it back after the reset."""
     account = accounts.create("active", backup_mail=ADDRESS)
-    tokens = services_of(app).tokens
+    tokens = store_of(app).tokens
     expired = tokens.issue(VALIDATION, dn=account["dn"], address=ADDRESS, login="e", lifetime=-1)
     live = tokens.issue(RESET_LINK, dn=account["dn"], address=ADDRESS, login="e", lifetime=3600)
     assert tokens.peek(expired, VALIDATION).status is TokenStatus.EXPIRED
@@ -102,7 +103,7 @@ def test_a_link_recorded_by_the_previous_version_is_voided_too(app, accounts):
     """Links mailed before an upgrade were recorded under a single "latest" pointer: a
     reset after the upgrade still voids them."""
     account = accounts.create("active", backup_mail=ADDRESS)
-    s = services_of(app)
+    s = store_of(app)
     token = "a-link-mailed-by-the-previous-version"
     key = s.tokens._key(token)
     s.redis.hset(
@@ -163,7 +164,7 @@ def test_a_reset_voids_a_pending_change_of_address(
 ):
     """A change asked from « Mon compte » before the reset must not complete after it."""
     with app.test_request_context():
-        account = services_of(app).directory.find(verified["login"])
+        account = resources_of(app).directory.find(verified["login"])
         account_ops.request_backup_change(
             account, verified["password"], "nouvelle.adresse@example.net"
         )
@@ -173,7 +174,7 @@ def test_a_reset_voids_a_pending_change_of_address(
     result = cli("reset", verified["login"])
     assert result.exit_code == 0, result.output
     with app.app_context():
-        assert services_of(app).redis.get(pending_change_key(verified["dn"])) is None
+        assert store_of(app).pending_addresses.get(verified["dn"]) is None
     page = text(client.get(path))
     assert "Lien annulé" in page and "Valider mon adresse" not in page
     token = csrf_token(client.get("/mot-de-passe-oublie").get_data(as_text=True))
@@ -279,7 +280,7 @@ def test_a_voided_password_reset_link_says_so(cli, app, client, verified, delive
 def test_import_reset_active_voids_and_clears_the_same_way(cli, app, verified, accounts, tmp_path):  # noqa: F811
     """``import --reset-active`` resets through the same code: links voided, forwarding
     stopped, the address unverified."""
-    tokens = services_of(app).tokens
+    tokens = store_of(app).tokens
     token = tokens.issue(RESET_LINK, dn=verified["dn"], address=ADDRESS, login="e", lifetime=600)
     export = tmp_path / "export.csv"
     export.write_text(

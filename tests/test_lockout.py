@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from ent_idp.cli import main
-from ent_idp.devices import COOKIE
+from ent_idp.core.devices import COOKIE
 
 from .cas_client import cas_login
-from .conftest import CGU_VERSION, services_of
+from .conftest import CGU_VERSION, resources_of, store_of
 from .pages import identify, link_in, prepare_post, submit, text
 from .test_admin_cli import PROVISIONAL, environment
 from .test_throttle import skip_the_directory_window
@@ -187,7 +187,7 @@ def test_every_new_key_expires(app, accounts, deliver, stack):
     identify(app.test_client(), "activation", "personne.inconnue", WRONG)
     submit(owner, "/deblocage", {"login": account["login"]})
     owner.get("/", headers={"X-Forwarded-For": "198.51.100.1"})
-    redis = services_of(app).redis
+    redis = store_of(app).redis
     keys = [
         key
         for pattern in ("ent-idp:throttle:*", "ent-idp:unlock:*", "ent-idp:untrusted-forwarded")
@@ -202,9 +202,9 @@ def cas_app(settings, cas_server):
     from ent_idp import create_app
 
     app = create_app({**settings, "CAS_URL": cas_server.url})
-    services_of(app).redis.flushdb()
+    store_of(app).redis.flushdb()
     yield app
-    services_of(app).close()
+    resources_of(app).close()
 
 
 def test_mon_compte_checks_the_password_in_the_logged_in_browsers_bucket(

@@ -15,10 +15,12 @@ from click.testing import CliRunner
 
 from devstack.ports import terminate
 from ent_idp.cli import main
-from ent_idp.mailqueue import DEAD_MAX, DEAD_TTL_SECONDS, NotPlainAddress
+from ent_idp.mail_records import NotPlainAddress
 from ent_idp.mails import Sender
+from ent_idp.store.keys import DEAD_TTL_SECONDS
+from ent_idp.store.mail_queue import DEAD_MAX
 
-from .conftest import CGU_VERSION, services_of
+from .conftest import CGU_VERSION, store_of
 from .mail_support import environment, start_worker, write_config
 from .pages import link_in, submit
 
@@ -35,7 +37,7 @@ def queue_raw(app, *records) -> None:
     """Put records in the queue as they might lie there: written by an older version, or
     damaged. Oldest first, as the worker takes them."""
     with app.app_context():
-        queue = services_of(app).mail_queue
+        queue = store_of(app).mail_queue
         for record in records:
             if isinstance(record, dict):
                 record = json.dumps({"queued": time.time(), "attempts": 0, **record})
@@ -45,7 +47,7 @@ def queue_raw(app, *records) -> None:
 def work(app, rounds: int = 20) -> None:
     sender = Sender()
     with app.app_context():
-        queue = services_of(app).mail_queue
+        queue = store_of(app).mail_queue
         for _ in range(rounds):
             if not queue.work_once(sender, wait=0.1, retry_seconds=60):
                 break
@@ -54,7 +56,7 @@ def work(app, rounds: int = 20) -> None:
 
 def dead(app) -> list[dict]:
     with app.app_context():
-        queue = services_of(app).mail_queue
+        queue = store_of(app).mail_queue
         return [json.loads(raw) for raw in queue.redis.lrange(queue.dead, 0, -1)]
 
 
@@ -85,7 +87,7 @@ def test_a_message_that_cannot_be_sent_goes_to_the_dead_list_and_the_next_goes_o
     assert reason in buried["reason"]
     assert buried["at"] == pytest.approx(time.time(), abs=60)
     with app.app_context():
-        assert services_of(app).mail_queue.pending() == 0
+        assert store_of(app).mail_queue.pending() == 0
     assert "dead list" in caplog.text
     assert ACCENTED not in caplog.text, "addresses are masked in the log"
 
@@ -108,7 +110,7 @@ def test_a_temporary_refusal_is_retried_not_buried(app, stack):
     assert [m["To"] for m in stack.smtp.wait_for(1)] == ["bon1@example.net"]
     assert dead(app) == []
     with app.app_context():
-        queue = services_of(app).mail_queue
+        queue = store_of(app).mail_queue
         [(raw, _when)] = queue.redis.zrange(queue.delayed, 0, -1, withscores=True)
     assert json.loads(raw)["attempts"] == 1
 
@@ -116,7 +118,7 @@ def test_a_temporary_refusal_is_retried_not_buried(app, stack):
 def test_the_dead_list_is_bounded_and_expires(app, stack):
     """Without a bound, a flood of bad messages would fill Redis; the newest are kept."""
     with app.app_context():
-        queue = services_of(app).mail_queue
+        queue = store_of(app).mail_queue
         for n in range(DEAD_MAX + 5):
             queue.redis.lpush(queue.queue, f"broken {n}")
         for _ in range(DEAD_MAX + 5):
@@ -139,7 +141,7 @@ def test_dead_messages_can_be_queued_again_once_the_cause_is_fixed(app, settings
     assert result.exit_code == 0, result.output
     assert "1 message(s) queued again, 2 left in the dead list" in result.output
     with app.app_context():
-        queue = services_of(app).mail_queue
+        queue = store_of(app).mail_queue
         [raw] = queue.redis.lrange(queue.queue, 0, -1)
     again = json.loads(raw)
     assert again["to"] == relayed["to"] and again["attempts"] == 0
@@ -159,8 +161,8 @@ def test_a_damaged_forgotten_password_request_does_not_stop_the_worker(
         cgu_version=CGU_VERSION,
     )
     with app.app_context():
-        s = services_of(app)
-        s.redis.lpush(f"{s.flows.prefix}:recovery:requests", "{damaged", '["a list"]')
+        s = store_of(app)
+        s.redis.lpush(f"{s.keys.prefix}:recovery:requests", "{damaged", '["a list"]')
     submit(client, "/mot-de-passe-oublie", {"login": account["login"]})
     [message] = deliver(1)
     assert message["To"] == "emma.perso@example.net"
@@ -170,9 +172,9 @@ def test_a_damaged_forgotten_password_request_does_not_stop_the_worker(
 def test_the_queue_refuses_an_address_smtp_cannot_carry(app):
     """Defence in depth behind the forms: nothing queued can make the worker fail."""
     with app.app_context(), pytest.raises(NotPlainAddress, match="plain ASCII"):
-        services_of(app).mail_queue.push({**good(), "to": ACCENTED})
+        store_of(app).mail_queue.push({**good(), "to": ACCENTED})
     with app.app_context():
-        assert services_of(app).mail_queue.pending() == 0
+        assert store_of(app).mail_queue.pending() == 0
 
 
 # -- the real process --------------------------------------------------------------------

@@ -18,10 +18,10 @@ from devstack.ports import free_port, terminate
 from devstack.smtp_sink import SmtpSink
 from ent_idp import create_app
 from ent_idp.cli import main
-from ent_idp.config import ConfigError
 from ent_idp.mails import Sender
+from ent_idp.settings import ConfigError
 
-from .conftest import services_of
+from .conftest import resources_of, store_of
 from .mail_support import environment, start_worker, write_config
 
 pytestmark = pytest.mark.security
@@ -82,30 +82,30 @@ def worker_app(mail_settings):
 
     def make(sink: SmtpSink, **changes):
         app = create_app(mail_settings(sink, **changes))
-        services_of(app).redis.flushdb()
+        store_of(app).redis.flushdb()
         sink.clear()
         made.append(app)
         return app
 
     yield make
     for app in made:
-        services_of(app).close()
+        resources_of(app).close()
 
 
 def send_one(app) -> None:
     sender = Sender()
     with app.app_context():
-        services_of(app).mail_queue.push(
+        store_of(app).mail_queue.push(
             {"to": "emma.perso@example.net", "subject": "s", "text": "t", "html": "<p>t</p>"}
         )
-        services_of(app).mail_queue.work_once(sender, wait=0.1, retry_seconds=60)
+        store_of(app).mail_queue.work_once(sender, wait=0.1, retry_seconds=60)
     sender.close()
 
 
 def still_queued(app) -> bool:
     """The message waits for a retry: neither sent, nor lost, nor dead."""
     with app.app_context():
-        queue = services_of(app).mail_queue
+        queue = store_of(app).mail_queue
         return queue.redis.zcard(queue.delayed) == 1 and queue.redis.llen(queue.dead) == 0
 
 
@@ -183,7 +183,7 @@ def test_tls_verify_false_delivers_and_warns_at_start(app, mail_settings, startt
     log says loudly that the certificate goes unchecked."""
     starttls.clear()
     with app.app_context():
-        services_of(app).mail_queue.push(
+        store_of(app).mail_queue.push(
             {"to": "emma.perso@example.net", "subject": "s", "text": "t", "html": "<p>t</p>"}
         )
     config = write_config(tmp_path / "ent-idp.toml", mail_settings(starttls, MAIL_TLS_VERIFY=False))

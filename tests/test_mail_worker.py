@@ -6,20 +6,20 @@ import pytest
 
 from ent_idp.mails import Sender
 
-from .conftest import services_of
+from .conftest import store_of
 
 
 def queue_messages(app, count: int, start: int = 0) -> None:
     with app.app_context():
         for n in range(start, start + count):
-            services_of(app).mail_queue.push(
+            store_of(app).mail_queue.push(
                 {"to": f"u{n}@example.net", "subject": f"n{n}", "text": "t", "html": "<p>t</p>"}
             )
 
 
 def send_all(app, sender: Sender) -> None:
     with app.app_context():
-        while services_of(app).mail_queue.work_once(sender, wait=0.1, retry_seconds=60):
+        while store_of(app).mail_queue.work_once(sender, wait=0.1, retry_seconds=60):
             pass
 
 
@@ -56,4 +56,4 @@ def test_a_dropped_smtp_connection_costs_no_delay(app, stack):
     received = stack.smtp.wait_for(2)
     assert [m["Subject"] for m in received] == ["n0", "n1"]
     with app.app_context():
-        assert services_of(app).mail_queue.pending() == 0
+        assert store_of(app).mail_queue.pending() == 0

@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 PROBE = """
-from ent_idp.resources import shared_dir
+from ent_idp.shipped import shared_dir
 d = shared_dir()
 assert not str(d).startswith({root!r}), d
 assert (d / "templates" / "flow" / "identification.html").is_file()
@@ -24,7 +24,7 @@ assert (d / "config" / "cgu.example.en.txt").is_file()
 
 # The compiled English catalogue travels inside the package, and translates.
 from babel.support import Translations
-from ent_idp.i18n import TRANSLATIONS
+from ent_idp.languages import TRANSLATIONS
 assert not str(TRANSLATIONS).startswith({root!r}), TRANSLATIONS
 english = Translations.load(str(TRANSLATIONS), ["en"])
 assert english.gettext("Continuer") == "Continue", english

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ent_idp.passwords import Policy, Rule, broken_rules, entropy_bits
+from ent_idp.domain.password_policy import Policy, Rule, broken_rules, entropy_bits
 
 pytestmark = pytest.mark.security
 

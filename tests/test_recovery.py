@@ -107,7 +107,7 @@ def test_an_expired_link_offers_a_new_one(app, client, verified, deliver):
     ask(client, verified["login"])
     [message] = deliver(1)
     path = link_in(message, "mot-de-passe-oublie/lien").removeprefix("http://ent-idp.test")
-    tokens = app.extensions["ent_idp"].tokens
-    app.extensions["ent_idp"].redis.hset(tokens._key(path.rsplit("/", 1)[1]), "expires", "0")
+    tokens = app.extensions["ent_idp"].store.tokens
+    app.extensions["ent_idp"].store.redis.hset(tokens._key(path.rsplit("/", 1)[1]), "expires", "0")
     page = text(client.get(path))
     assert "Lien expiré" in page and "Demander un nouveau lien" in page

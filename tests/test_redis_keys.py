@@ -8,11 +8,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from ent_idp import recovery
-from ent_idp.mailqueue import DEAD_MAX
+from ent_idp.core import requests as link_requests
+from ent_idp.store import MAX_QUEUED_REQUESTS
+from ent_idp.store.mail_queue import DEAD_MAX
 
 from .cas_client import cas_login
-from .conftest import CGU_VERSION, services_of
+from .conftest import CGU_VERSION, store_of
 from .pages import go_through, identify, link_in, submit
 
 pytestmark = pytest.mark.security
@@ -75,7 +76,7 @@ def every_flow(app, accounts, cas_server, deliver) -> None:
 
     deliver()
     with app.app_context():
-        queue = services_of(app).mail_queue
+        queue = store_of(app).mail_queue
         queue.redis.lpush(queue.queue, "{damaged")
     deliver()
     # One request still waiting for the worker, as the scan would find it on a busy day.
@@ -91,11 +92,11 @@ def test_every_key_expires_and_every_list_is_bounded(app, accounts, cas_server, 
     kept) and the « Mot de passe oublié » requests (MAX_QUEUED_REQUESTS)."""
     every_flow(app, accounts, cas_server, deliver)
     with app.app_context():
-        s = services_of(app)
+        s = store_of(app)
         queue = s.mail_queue
         work_queues = {queue.queue, queue.processing, queue.delayed}
-        requests = f"{s.flows.prefix}:recovery:requests"
-        bounds = {queue.dead: DEAD_MAX, requests: recovery.MAX_QUEUED_REQUESTS}
+        requests = f"{s.keys.prefix}:recovery:requests"
+        bounds = {queue.dead: DEAD_MAX, requests: MAX_QUEUED_REQUESTS}
         keys = sorted(s.redis.scan_iter("*"))
         families = {key.split(":")[1] for key in keys}
         assert {"flow", "token", "throttle", "account-session", "recovery", "mail"} <= families
@@ -112,8 +113,8 @@ def test_every_key_expires_and_every_list_is_bounded(app, accounts, cas_server, 
 def test_a_flood_of_forgotten_password_requests_is_bounded(app, client, monkeypatch, caplog):
     """With the mail worker stopped, requests pile up: past the bound a new one is dropped
     (audited), the page the user sees stays the same."""
-    monkeypatch.setattr(recovery, "MAX_QUEUED_REQUESTS", 3)
-    monkeypatch.setattr(recovery, "REQUESTS_PER_HOUR", 100)
+    monkeypatch.setattr(store_of(app).recovery_requests, "most", 3)
+    monkeypatch.setattr(link_requests, "PER_ADDRESS", 100)
     caplog.set_level(logging.INFO, logger="ent_idp.audit")
     pages = [
         submit(client, "/mot-de-passe-oublie", {"login": f"eleve{n}"}).get_data(as_text=True)
@@ -121,8 +122,8 @@ def test_a_flood_of_forgotten_password_requests_is_bounded(app, client, monkeypa
     ]
     assert len({page.replace(f"eleve{n}", "") for n, page in enumerate(pages)}) == 1
     with app.app_context():
-        s = services_of(app)
-        key = f"{s.flows.prefix}:recovery:requests"
+        s = store_of(app)
+        key = f"{s.keys.prefix}:recovery:requests"
         waiting = [s.redis.lindex(key, n) for n in range(s.redis.llen(key))]
     assert len(waiting) == 3
     assert all(f'"eleve{n}"' in waiting[2 - n] for n in range(3)), "the first three stay"

@@ -23,9 +23,9 @@ import requests
 
 from devstack.ports import free_port, terminate, wait_for_port
 from ent_idp import create_app
-from ent_idp.config import ConfigError
+from ent_idp.settings import ConfigError
 
-from .conftest import services_of
+from .conftest import store_of
 from .pages import csrf_token, identify, submit, text
 
 pytestmark = pytest.mark.security
@@ -41,7 +41,7 @@ def huge_form(token: str = "") -> bytes:
 
 
 def assert_nothing_stored(app, accounts, account) -> None:
-    redis = services_of(app).redis
+    redis = store_of(app).redis
     assert [key for key in redis.scan_iter("*") if ":flow:" in key or ":throttle:" in key] == []
     assert accounts.read(account["dn"])["entidpaccountstate"] == [b"pending"]
 
@@ -123,10 +123,10 @@ def test_a_form_of_normal_size_still_goes_through(client, accounts):
 
 
 @pytest.mark.parametrize("value", [0, -1])
-def test_an_unbounded_setting_is_refused_at_start(settings, value):
+def test_an_unbounded_setting_is_refused_at_start(plain_settings, value):
     """No insecure fallback: 0 would mean "no limit" to some readers, "refuse all" to others."""
     with pytest.raises(ConfigError, match=r"\[http\] max_content_length"):
-        create_app({**settings, "HTTP_MAX_CONTENT_LENGTH": value})
+        create_app({**plain_settings, "HTTP_MAX_CONTENT_LENGTH": value})
 
 
 # -- through the real server: ent-idp serve (gunicorn) ---------------------------------

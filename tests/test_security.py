@@ -11,7 +11,7 @@ import pytest
 
 from ent_idp import create_app
 
-from .conftest import services_of
+from .conftest import resources_of, store_of
 from .pages import go_through, identify, link_in, prepare_post, reach_password, submit, text
 
 pytestmark = pytest.mark.security
@@ -53,7 +53,7 @@ def test_session_cookie_flags(settings, accounts):
         hsts = response.headers["Strict-Transport-Security"]
         assert hsts.startswith("max-age=")
     finally:
-        services_of(app).close()
+        resources_of(app).close()
 
 
 def test_plain_http_deployments_get_no_secure_flag_nor_hsts(client, accounts):
@@ -82,7 +82,7 @@ def test_the_flow_expires_when_idle(app, client, accounts):
     """An abandoned flow on a shared computer must not stay open for the next pupil."""
     account = accounts.create("pending")
     identify(client, "activation", account["login"], account["password"])
-    redis = services_of(app).redis
+    redis = store_of(app).redis
     [key] = list(redis.scan_iter("ent-idp:flow:*"))
     assert 0 < redis.ttl(key) <= 30 * 60
     redis.expire(key, 1)  # what 30 idle minutes do

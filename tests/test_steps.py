@@ -100,10 +100,10 @@ def test_an_expired_flow_restarts_cleanly(client, app, accounts):
     account = accounts.create("pending")
     identify(client, "activation", account["login"], account["password"])
     with app.app_context():
-        from ent_idp.extensions import services
+        from ent_idp.core.resources import resources
 
-        for key in services().redis.scan_iter("ent-idp:flow:*"):
-            services().redis.delete(key)
+        for key in resources().store.redis.scan_iter("ent-idp:flow:*"):
+            resources().store.redis.delete(key)
     response = client.get("/activation/adresses", follow_redirects=True)
     assert response.request.path == "/activation"
     assert "Votre session a expiré" in text(response)

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from .conftest import services_of
+from .conftest import store_of
 from .pages import csrf_token, identify, text
 
 pytestmark = pytest.mark.security
@@ -23,22 +23,22 @@ def ldap_failures(accounts, account) -> int:
 
 def entry_key(app, account) -> str:
     """Where the account's counter lives: per entry (its DN), whatever spelling was typed."""
-    return services_of(app).throttle.key("entry", account["dn"].lower())
+    return store_of(app).throttle.key("entry", account["dn"].lower())
 
 
 def login_state(app, account) -> dict:
-    return services_of(app).redis.hgetall(entry_key(app, account))
+    return store_of(app).redis.hgetall(entry_key(app, account))
 
 
 def skip_the_delay(app, account) -> None:
     """What waiting out the delay would do, without waiting."""
-    services_of(app).redis.hset(entry_key(app, account), "until", 0)
+    store_of(app).redis.hset(entry_key(app, account), "until", 0)
 
 
 def skip_the_directory_window(app, stack, account) -> None:
     """What 15 minutes do: ppolicy forgets older failures, and so does the guard mirroring
     it (the rootdn may delete pwdFailureTime with the Relax control)."""
-    services_of(app).redis.delete(services_of(app).throttle.key("binds", account["dn"].lower()))
+    store_of(app).redis.delete(store_of(app).throttle.key("binds", account["dn"].lower()))
     conn = stack.slapd.admin_connection()
     conn.modify(
         account["dn"], {"pwdFailureTime": [("MODIFY_DELETE", [])]}, controls=[(RELAX, True, None)]
@@ -82,7 +82,7 @@ def test_at_most_25_failures_a_day(app, client, accounts, stack):
     response = identify(client, "activation", account["login"], account["password"])
     assert response.status_code == 429
     assert ldap_failures(accounts, account) == 0, "held back before any bind"
-    assert services_of(app).redis.get(entry_key(app, account) + ":day") == "25"
+    assert store_of(app).redis.get(entry_key(app, account) + ":day") == "25"
 
 
 def test_a_success_resets_the_consecutive_failures(app, client, accounts):

@@ -7,9 +7,9 @@ import ldap3
 import pytest
 from ldap3.utils.conv import escape_filter_chars
 
-from ent_idp.throttle import fold_login
+from ent_idp.store import fold_login
 
-from .conftest import services_of
+from .conftest import store_of
 from .pages import identify
 
 pytestmark = pytest.mark.security
@@ -146,7 +146,7 @@ def test_a_success_does_not_reset_another_logins_failures(app, accounts):
     for _ in range(4):
         identify(browser, "activation", victim["login"], WRONG)
     assert identify(browser, "activation", own["login"], own["password"]).status_code == 200
-    throttle, redis = services_of(app).throttle, services_of(app).redis
+    throttle, redis = store_of(app).throttle, store_of(app).redis
     assert redis.hget(throttle.key("entry", victim["dn"].lower()), "fails") == "4"
     other = app.test_client()
     statuses = [identify(other, "activation", victim["login"], WRONG).status_code for _ in range(2)]

@@ -16,7 +16,7 @@ from devstack.slapd import _ssha
 from ent_idp import create_app
 from ent_idp.cli import main
 
-from .conftest import services_of
+from .conftest import resources_of, store_of
 from .pages import csrf_token, identify, text
 from .test_admin_cli import environment
 
@@ -39,9 +39,9 @@ def untimed_app(settings):
             "THROTTLE_PPOLICY_MAX_FAILURE": 0,
         }
     )
-    services_of(app).redis.flushdb()
+    store_of(app).redis.flushdb()
     yield app
-    services_of(app).close()
+    resources_of(app).close()
 
 
 def timed(call) -> float:
@@ -147,8 +147,8 @@ def test_an_account_with_nothing_to_do_is_not_bound_and_counts_as_a_failure(
     identify(client, "activation", account["login"], WRONG)
     identify(client, "activation", account["login"], PASSWORD)
     assert "pwdfailuretime" not in accounts.read(account["dn"])
-    throttle = services_of(app).throttle
-    fails = services_of(app).redis.hget(throttle.key("entry", account["dn"].lower()), "fails")
+    throttle = store_of(app).throttle
+    fails = store_of(app).redis.hget(throttle.key("entry", account["dn"].lower()), "fails")
     assert fails == "2"
 
 

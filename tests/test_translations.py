@@ -12,7 +12,7 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
 from devstack import translations
-from ent_idp.i18n import DEFAULT, LANGUAGES, TRANSLATIONS
+from ent_idp.languages import DEFAULT, LANGUAGES, TRANSLATIONS
 
 OTHER_LANGUAGES = [code for code in LANGUAGES if code != DEFAULT]
 HOW = (

@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from .browser_support import VIEWPORTS, Tour
+from .conftest import resources_of
 from .language import english_in, french_in, read_html, read_mail
 from .pages import identify as identify_by_post
 from .pages import link_in, submit
@@ -79,7 +80,7 @@ def test_unblocking_speaks_the_users_language(app, accounts, deliver, language):
     """Every page and the mail in the language asked for, and none of the other."""
     check = french_in if language == "en" else english_in
     account = accounts.create("reset", backup_mail=BACKUP, backup_verified=True)
-    allowed = (account["login"], app.config["ENT_NAME"], "example.net")
+    allowed = (account["login"], resources_of(app).settings.ent_name, "example.net")
     client = app.test_client()
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = ACCEPT[language]
     pages = {}

@@ -6,11 +6,13 @@ import threading
 
 import pytest
 
-from ent_idp import activation
-from ent_idp.activation import VALIDATION
+from ent_idp.core import notices as activation
+from ent_idp.store import TokenPurpose
 
-from .conftest import services_of
+from .conftest import store_of
 from .pages import csrf_token, go_through, link_in, submit, text
+
+VALIDATION = TokenPurpose.VALIDATION
 
 pytestmark = pytest.mark.security
 
@@ -24,9 +26,9 @@ def _activate_and_get_link(client, accounts, deliver) -> tuple[dict, str]:
 
 def _expire(app, path: str) -> None:
     """Move the link's expiry into the past, as 48 hours would."""
-    tokens = services_of(app).tokens
+    tokens = store_of(app).tokens
     key = tokens._key(path.rsplit("/", 1)[1])
-    services_of(app).redis.hset(key, "expires", "0")
+    store_of(app).redis.hset(key, "expires", "0")
 
 
 def test_the_token_is_stored_only_as_a_hash(app, client, accounts, deliver):
@@ -34,7 +36,7 @@ def test_the_token_is_stored_only_as_a_hash(app, client, accounts, deliver):
     _, path = _activate_and_get_link(client, accounts, deliver)
     token = path.rsplit("/", 1)[1]
     assert len(token) >= 43  # 256 bits, URL-safe base64
-    redis = services_of(app).redis
+    redis = store_of(app).redis
     for key in redis.scan_iter("*"):
         assert token not in key
         if redis.type(key) == "hash":
@@ -82,13 +84,13 @@ def test_resending_is_limited_per_account(app, client, accounts, deliver):
     """Unlimited resends would let anyone flood a stranger's mailbox."""
     _, path = _activate_and_get_link(client, accounts, deliver)
     outcomes = []
-    for _ in range(activation.RESENDS_PER_DAY + 1):
+    for _ in range(activation.RESENDS.most + 1):
         _expire(app, path)  # each new link expires too, and is asked for again
         outcomes.append(text(ask_new_link(client, path)))
         path = link_in(deliver()[-1]).removeprefix("http://ent-idp.test")
     assert all("Nouveau lien envoyé" in page for page in outcomes[:-1])
     assert "Trop de demandes" in outcomes[-1]
-    assert len(deliver()) == 1 + activation.RESENDS_PER_DAY
+    assert len(deliver()) == 1 + activation.RESENDS.most
 
 
 def test_an_unknown_link_is_refused_without_detail(client):
@@ -101,7 +103,7 @@ def test_two_simultaneous_confirmations_use_the_link_once(app, client, accounts,
     """Single use must hold even when two browsers post the same link at the same moment."""
     _, path = _activate_and_get_link(client, accounts, deliver)
     token = path.rsplit("/", 1)[1]
-    tokens = services_of(app).tokens
+    tokens = store_of(app).tokens
     results = []
     barrier = threading.Barrier(8)
 
@@ -120,5 +122,8 @@ def test_two_simultaneous_confirmations_use_the_link_once(app, client, accounts,
 def test_a_token_of_another_purpose_is_refused(app, client, accounts, deliver):
     _, path = _activate_and_get_link(client, accounts, deliver)
     token = path.rsplit("/", 1)[1]
-    assert services_of(app).tokens.consume(token, "password-reset").status.value == "unknown"
+    assert (
+        store_of(app).tokens.consume(token, TokenPurpose.FORGOTTEN_PASSWORD).status.value
+        == "unknown"
+    )
     assert "Valider mon adresse" in text(client.get(path)), "still usable for its own purpose"

@@ -1,0 +1,81 @@
+"""``ent-idp mail-worker`` and ``mail-requeue-dead``: the mail, off the request path."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+import time
+
+import click
+
+from . import config_option, load_app, main
+
+log = logging.getLogger("ent_idp.cli")
+
+
+@main.command("mail-worker")
+@config_option
+@click.option("--once", is_flag=True, help="Send what is queued now, then stop.")
+def mail_worker(config_file: str | None, once: bool) -> None:
+    """Deliver queued mail over SMTP, retrying while the server is down.
+
+    Also handles « Mot de passe oublié » and « Débloquer mon compte » requests, off the
+    request path.
+    """
+    from ..core.resources import resources
+    from ..domain import forgotten_password, unlock
+    from ..errors import DirectoryUnavailable, StoreUnavailable
+    from ..mails import Sender, unverified_tls_warning
+
+    app = load_app(config_file)
+    with app.app_context():
+        mail = resources().settings.mail
+    warning = unverified_tls_warning(mail)
+    if warning:
+        log.warning("%s", warning)
+    socket.setdefaulttimeout(mail.timeout)
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    sender = Sender()
+    with app.app_context():
+        queue = resources().store.mail_queue
+        click.echo(f"mail worker: sending to {mail.server}:{mail.port}")
+        recovered = queue.recover()
+        if recovered:
+            log.info("put back %d message(s) left by a previous worker", recovered)
+        while not stopping:
+            try:
+                forgotten_password.process_requests()
+                unlock.process_requests()
+                sent = queue.work_once(sender, wait=1.0, retry_seconds=mail.retry_seconds)
+                if not sent:
+                    sender.close()  # the queue is empty: no connection left idle
+            except DirectoryUnavailable as exc:
+                log.warning("directory unavailable (%s); waiting", exc)
+                time.sleep(2)
+                continue
+            except StoreUnavailable as exc:
+                log.warning("redis unavailable (%s); waiting", exc)
+                time.sleep(2)
+                continue
+            except KeyboardInterrupt:
+                break
+            if once and not sent and queue.pending() == 0:
+                break
+        sender.close()
+
+
+@main.command("mail-requeue-dead")
+@config_option
+def mail_requeue_dead(config_file: str | None) -> None:
+    """Queue the dead list's messages again, once what made them fail is fixed.
+
+    Entries that are not messages, or whose recipient still cannot be mailed, stay.
+    """
+    from ..core.resources import resources
+
+    app = load_app(config_file)
+    with app.app_context():
+        queued, left = resources().store.mail_queue.requeue_dead()
+    click.echo(f"{queued} message(s) queued again, {left} left in the dead list")

@@ -1,0 +1,205 @@
+"""The flows a user goes through, their steps as data, and the flow record in the store.
+
+A flow records the account read at identification (``flow.account``: what the final write
+asserts), which steps are done, the sanitized CAS ``service`` and the values to write. It
+never holds a password. Which steps a flow has is the table ``STEPS`` (``Kind`` -> steps);
+the machine below runs whatever sequence it holds, so a profile's own sequence is one more
+row, not new code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+
+from ..directory import Account, AccountState
+from ..errors import FlowExpired
+from .resources import resources
+
+
+class Kind(StrEnum):
+    """A flow, named as in its URL."""
+
+    ACTIVATION = "activation"
+    RESET = "reinitialisation"  # « Mon compte a été réinitialisé »: the admin reset it
+    CGU = "conditions"  # an active account accepts a new version of the CGU
+    FORGOTTEN_PASSWORD = "mot-de-passe-oublie"  # a new password through a mailed link
+
+    @classmethod
+    def completing(cls, account: Account) -> Kind:
+        """The flow that completes a pending or reset account."""
+        return cls.RESET if account.state == AccountState.RESET else cls.ACTIVATION
+
+    @property
+    def is_activation(self) -> bool:
+        return self is Kind.ACTIVATION
+
+    @property
+    def is_reset(self) -> bool:
+        return self is Kind.RESET
+
+    @property
+    def is_cgu(self) -> bool:
+        return self is Kind.CGU
+
+
+class Step(StrEnum):
+    """A page of a flow, named as in its URL."""
+
+    IDENTIFICATION = "identification"
+    CGU = "cgu"
+    MAILS = "adresses"
+    PASSWORD = "mot-de-passe"
+    DONE = "compte-active"
+
+
+# The steps of each flow, in order. CGU is skipped when the account already accepted the
+# current version (``Flow.cgu_required``).
+STEPS: dict[Kind, tuple[Step, ...]] = {
+    Kind.ACTIVATION: (Step.IDENTIFICATION, Step.CGU, Step.MAILS, Step.PASSWORD, Step.DONE),
+    Kind.RESET: (Step.IDENTIFICATION, Step.CGU, Step.MAILS, Step.PASSWORD, Step.DONE),
+    Kind.CGU: (Step.IDENTIFICATION, Step.CGU, Step.DONE),
+    Kind.FORGOTTEN_PASSWORD: (Step.PASSWORD, Step.DONE),
+}
+
+
+@dataclass
+class Flow:
+    id: str
+    kind: Kind
+    service: str
+    account: Account  # as read at identification
+    cgu_required: bool
+    # What the user chose so far.
+    cgu_accepted: bool = False
+    backup_mail: str = ""
+    forward: bool = False
+    mails_done: bool = False
+    completed: bool = False
+    validation_sent: bool = False
+    # A final write was sent and its outcome never came back (a fault): the next submit
+    # checks whether the directory holds it before calling anything a conflict.
+    write_pending: bool = False
+
+    def steps(self) -> list[Step]:
+        """The steps this account goes through, as numbered in the pages."""
+        return [s for s in STEPS[self.kind] if s is not Step.CGU or self.cgu_required]
+
+    def done(self, step: Step) -> bool:
+        """Whether ``step`` needs nothing more from the user."""
+        if step is Step.IDENTIFICATION:
+            return True
+        if step is Step.CGU:
+            return self.cgu_accepted
+        if step is Step.MAILS:
+            return self.mails_done
+        return self.completed
+
+    def next_step(self) -> Step:
+        if self.completed:
+            return Step.DONE
+        return next(step for step in self.steps() if not self.done(step))
+
+    def may_show(self, step: Step) -> bool:
+        """A step may be shown once every step before it is done (the back button works)."""
+        if self.completed:
+            return step is Step.DONE
+        if step not in self.steps() or step is Step.DONE:
+            return False
+        order = self.steps()
+        return order.index(step) <= order.index(self.next_step())
+
+    def number(self, step: Step) -> int:
+        """The page's number among the steps the user sees (1 for the first)."""
+        return self.steps().index(step) + 1
+
+    def backup_needs_validation(self) -> bool:
+        unchanged = self.backup_mail.lower() == self.account.backup_mail.lower()
+        return not (unchanged and self.account.backup_verified)
+
+
+# Before identification, the page announces the number of steps for the kinds whose
+# accounts all take the same ones: a pending account always accepts the CGU, while a reset
+# one may have accepted the current version already.
+ANNOUNCED_TOTAL = frozenset({Kind.ACTIVATION, Kind.CGU})
+
+
+def announced_total(kind: Kind) -> int | None:
+    """The total the identification page shows for ``kind``, if it is known yet."""
+    return len(STEPS[kind]) if kind in ANNOUNCED_TOTAL else None
+
+
+# -- the record in the store: flow fields, and the account's under "account." ----------
+
+_FLOW_FIELDS = {f.name: f.type for f in dataclasses.fields(Flow) if f.name != "account"}
+_ACCOUNT_FIELDS = {f.name: f.type for f in dataclasses.fields(Account)}
+ACCOUNT = "account."
+
+
+def _encode(value: object) -> str:
+    if isinstance(value, bool):
+        return "1" if value else ""
+    return str(value)
+
+
+def _decode(raw: dict[str, str], name: str, kind: object) -> object:
+    return bool(raw.get(name)) if kind in ("bool", bool) else raw.get(name, "")
+
+
+def _fields(flow: Flow) -> dict[str, str]:
+    fields = {name: _encode(getattr(flow, name)) for name in _FLOW_FIELDS}
+    fields.update({ACCOUNT + k: _encode(v) for k, v in vars(flow.account).items()})
+    return fields
+
+
+def start(kind: Kind, account: Account, service: str) -> Flow:
+    current_cgu = resources().settings.cgu.version
+    flow = Flow(
+        id=secrets.token_urlsafe(32),
+        kind=kind,
+        service=service,
+        account=account,
+        # The CGU flow exists for them; a pending account never accepted any.
+        cgu_required=kind is Kind.CGU
+        or account.state == AccountState.PENDING
+        or account.cgu_version != current_cgu,
+        backup_mail=account.backup_mail,
+        forward=account.forward,
+    )
+    resources().store.flows.write(flow.id, _fields(flow))
+    return flow
+
+
+def start_cgu_if_due(account: Account, service: str) -> Flow | None:
+    """A CGU flow for an account already authenticated (by CAS), if it has one to accept.
+
+    An account to complete gets none: completing needs the provisional password.
+    """
+    if account.needs_completion or account.cgu_version == resources().settings.cgu.version:
+        return None
+    return start(Kind.CGU, account, service)
+
+
+def load(flow_id: str | None) -> Flow:
+    """The flow, its idle timer restarted; FlowExpired if there is none."""
+    raw = resources().store.flows.read(flow_id) if flow_id else {}
+    if not raw or ACCOUNT + "dn" not in raw:
+        raise FlowExpired()
+    values = {name: _decode(raw, name, kind) for name, kind in _FLOW_FIELDS.items()}
+    account = {k: _decode(raw, ACCOUNT + k, kind) for k, kind in _ACCOUNT_FIELDS.items()}
+    return Flow(**{**values, "kind": Kind(values["kind"]), "account": Account(**account)})
+
+
+def update(flow: Flow, **changes: object) -> Flow:
+    """Change the flow (in the open transaction, if any)."""
+    for name, value in changes.items():
+        setattr(flow, name, value)
+    resources().store.flows.write(flow.id, {k: _encode(v) for k, v in changes.items()})
+    return flow
+
+
+def is_completed(flow: Flow) -> bool:
+    """Whether the flow is finished now (another request of it may have just finished it)."""
+    return bool(resources().store.flows.field(flow.id, "completed"))

@@ -1,0 +1,77 @@
+"""Requests handled off the request path by the mail worker, asked for by login only.
+
+« Mot de passe oublié » and « Débloquer mon compte » queue the login, so the page, its
+status and its timing are the same whether the account exists, has a verified address or
+not; the mail worker looks the account up later, in the language the request was made in.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+
+from flask_babel import force_locale
+
+from .. import audit
+from ..errors import DirectoryUnavailable, StoreUnavailable
+from ..languages import DEFAULT, LANGUAGES, current_language
+from ..store import Limit
+from ..store.requests import RequestQueue
+from .addresses import client_scope
+from .resources import resources
+
+log = logging.getLogger(__name__)
+
+# Requests per client address, and links per account, each hour.
+PER_ADDRESS = 30
+PER_ACCOUNT = 3
+
+
+def ask(queue: RequestQueue, event: str, login: str) -> None:
+    """Queue the request (``event``: its audit name), unless this client asked too often."""
+    limit = Limit(f"{event}-address", most=PER_ADDRESS, window_seconds=3600)
+    if not resources().store.limits.admit(limit, client_scope()):
+        audit.event(event, login, "held-back")
+        return
+    queued = {"login": login, "at": time.time(), "lang": current_language()}
+    if not queue.push(json.dumps(queued)):
+        audit.event(event, login, "dropped", reason="queue-full")
+        return
+    audit.event(event, login, "queued")
+
+
+def within_link_limit(event: str, dn: str) -> bool:
+    """Count one more link for the account; False once past ``PER_ACCOUNT`` this hour."""
+    limit = Limit(f"{event}-account", most=PER_ACCOUNT, window_seconds=3600)
+    return resources().store.limits.admit(limit, dn)
+
+
+def process(queue: RequestQueue, event: str, handle: Callable[[str], None], most: int = 100) -> int:
+    """Handle queued requests (the mail worker's job); returns how many were handled.
+
+    A directory that does not answer puts the request back (the oldest again, next time)
+    and stops; a request that cannot be handled otherwise (damaged, or an error of ours) is
+    logged and dropped: one request must not stop the worker, nor the mail of everyone else.
+    """
+    handled = 0
+    while handled < most:
+        raw = queue.pop()
+        if raw is None:
+            break
+        try:
+            queued = json.loads(raw)
+            language = queued.get("lang") if queued.get("lang") in LANGUAGES else DEFAULT
+            with force_locale(language):  # the mail in the language the user asked in
+                handle(queued["login"])
+        except DirectoryUnavailable:
+            queue.put_back(raw)
+            raise
+        except StoreUnavailable:
+            raise
+        except Exception:  # whatever it is, one request must not stop the worker
+            log.exception("%s request dropped: it could not be handled", event)
+            audit.event(event, "", "failed")
+        handled += 1
+    return handled

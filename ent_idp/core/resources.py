@@ -1,0 +1,47 @@
+"""The app's shared resources, built once by the factory and kept on ``app.extensions``.
+
+``resources()`` is how the layers above reach them inside the app (a request, a command's
+app context): the settings, the app's directory, the store, and what start-up computed from
+the settings once (the CAS allow-list, where single logouts may come from).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from ..cas import AllowedService, Network, logout_networks, parse_allow_list
+from ..directory import AppDirectory, app_directory
+from ..settings import Settings
+from ..store import Store
+
+KEY = "ent_idp"
+
+
+@dataclass
+class Resources:
+    settings: Settings
+    directory: AppDirectory
+    store: Store
+    allowed_services: tuple[AllowedService, ...]
+    cas_logout_networks: tuple[Network, ...]
+
+    @classmethod
+    def build(cls, settings: Settings) -> Resources:
+        return cls(
+            settings=settings,
+            directory=app_directory(settings),
+            store=Store(settings),
+            allowed_services=parse_allow_list(settings.cas.allowed_services),
+            cas_logout_networks=logout_networks(settings.cas.logout_addresses, settings.cas.url),
+        )
+
+    def close(self) -> None:
+        """Release the connections (tests and short-lived commands)."""
+        self.directory.connections.close()
+        self.store.close()
+
+
+def resources() -> Resources:
+    return current_app.extensions[KEY]

@@ -1,0 +1,101 @@
+"""The checks start-up makes once, on the flat settings: one ConfigError naming the key."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from email.utils import parseaddr
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..errors import ConfigError
+from .defaults import DEFAULTS, ENV_PREFIX, MIN_SECRET_KEY_LENGTH, REQUIRED, flask_name, toml_name
+
+
+def check(settings: dict) -> None:
+    for (section, key), default in DEFAULTS.items():
+        value = settings[flask_name(section, key)]
+        where = f"{toml_name(section, key)} (or {ENV_PREFIX}{flask_name(section, key)})"
+        if value is REQUIRED or value in ("", [], None):
+            if default is REQUIRED:
+                raise ConfigError(f"missing required setting {where}")
+            continue
+        if default is not REQUIRED and type(value) is not type(default):
+            if not (isinstance(default, float) and isinstance(value, int)):
+                kind = type(default).__name__
+                raise ConfigError(f"setting {where} must be of type {kind}, not {value!r}")
+    if len(settings["SECRET_KEY"]) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError(
+            "setting secret_key (or ENT_IDP_SECRET_KEY) is too short: use at least "
+            f"{MIN_SECRET_KEY_LENGTH} random characters, e.g. the output of "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+    for name in ("BRAND_COLOUR", "BRAND_COLOUR_DARK"):
+        if not re.fullmatch(r"#[0-9a-fA-F]{6}", settings[name]):
+            raise ConfigError(f"setting [brand] {name[6:].lower()} must look like #0b5394")
+    for name in ("PUBLIC_URL", "CAS_URL", "CAS_DEFAULT_SERVICE"):
+        parts = urlsplit(settings[name])
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ConfigError(f"setting {name.lower()} must be an absolute http(s) URL")
+    if settings["LDAP_START_TLS"] and urlsplit(settings["LDAP_URL"]).scheme.lower() == "ldaps":
+        raise ConfigError(
+            "settings [ldap] url and start_tls: an ldaps:// URL is encrypted from the start; "
+            "use StartTLS (start_tls = true) with an ldap:// URL only"
+        )
+    if not isinstance(settings["CAS_ALLOWED_SERVICES"], list):
+        raise ConfigError("setting [cas] allowed_services must be a list of URLs")
+    if not isinstance(settings["ALLOWED_HOSTS"], list):
+        raise ConfigError("setting allowed_hosts must be a list of host names")
+    if (
+        settings["THROTTLE_PPOLICY_MAX_FAILURE"]
+        and settings["THROTTLE_PPOLICY_FAILURE_COUNT_INTERVAL"] <= 0
+    ):
+        raise ConfigError(
+            "setting [throttle] ppolicy_failure_count_interval must be your policy's "
+            "pwdFailureCountInterval in seconds (more than 0), or set ppolicy_max_failure = 0"
+        )
+    if settings["ACCOUNT_SESSION_MAX_MINUTES"] <= 0:
+        raise ConfigError("setting [account] session_max_minutes must be more than 0, e.g. 60")
+    for entry in settings["CAS_LOGOUT_ADDRESSES"]:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"setting [cas] logout_addresses: {entry!r} is not an IP address or a network "
+                "such as 192.0.2.10 or 192.0.2.0/28"
+            ) from None
+    if settings["MAIL_USE_TLS"] and settings["MAIL_USE_SSL"]:
+        raise ConfigError(
+            "settings [mail] use_tls (STARTTLS) and use_ssl (TLS from the start) exclude each "
+            "other: set only the one your SMTP server speaks on its port"
+        )
+    address = parseaddr(settings["MAIL_SENDER"])[1]
+    if not re.fullmatch(
+        r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", address
+    ):
+        raise ConfigError(
+            "setting [mail] sender must hold a plain ASCII address with its domain, "
+            f'e.g. "ENT <ne-pas-repondre@ent.example>", not {settings["MAIL_SENDER"]!r}'
+        )
+    for (section, key), default in DEFAULTS.items():
+        if section == "http" and settings[flask_name(section, key)] <= 0:
+            raise ConfigError(
+                f"setting [http] {key} must be a positive number (default {default}): "
+                "ent-idp never accepts requests of unbounded size"
+            )
+
+
+def networks(values: Any) -> tuple:
+    """The trusted proxies as networks (a single address is a /32 or /128)."""
+    if not isinstance(values, list):
+        raise ConfigError("setting trusted_proxies must be a list of IP addresses or networks")
+    networks = []
+    for value in values:
+        try:
+            networks.append(ipaddress.ip_network(str(value).strip(), strict=False))
+        except ValueError:
+            raise ConfigError(
+                f"setting trusted_proxies: {value!r} is not an IP address or network "
+                '(e.g. "10.0.0.2", "10.0.0.0/24" or "2001:db8::/64")'
+            ) from None
+    return tuple(networks)

@@ -1,0 +1,152 @@
+"""Every setting, declared once: its TOML section and key, and its default.
+
+``REQUIRED`` marks a setting without a safe default. The commented example in
+``config/ent-idp.example.toml`` mirrors this table; the typed sections of
+``ent_idp.settings.sections`` carry the same keys (checked at import).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+ENV_PREFIX = "ENT_IDP_"
+REQUIRED = object()
+
+# (section, key) -> default; REQUIRED marks a setting without a safe default.
+DEFAULTS: dict[tuple[str, str], Any] = {
+    ("", "secret_key"): REQUIRED,
+    ("", "public_url"): REQUIRED,
+    ("", "ent_name"): "ENT",
+    ("brand", "colour"): "#0b5394",
+    ("brand", "colour_dark"): "#073763",
+    ("brand", "logo_file"): "",
+    ("brand", "logo_alt"): "",
+    ("", "templates_dir"): "",
+    ("", "allowed_hosts"): [],
+    ("", "trusted_proxies"): [],
+    ("ldap", "url"): REQUIRED,
+    ("ldap", "bind_dn"): REQUIRED,
+    ("ldap", "bind_password"): REQUIRED,
+    ("ldap", "people_dn"): REQUIRED,
+    ("ldap", "timeout"): 5,
+    ("ldap", "decoy_dn"): REQUIRED,
+    # TLS (ent_idp.ldap_tls): StartTLS on ldap:// URLs; certificates verified by default.
+    ("ldap", "start_tls"): False,
+    ("ldap", "tls_ca_file"): "",
+    ("ldap", "tls_verify"): True,
+    ("ldap", "profile"): "entidp",
+    # Empty: the profile's value (PROFILES below).
+    ("ldap", "account_object_class"): "",
+    ("ldap", "login_attribute"): "",
+    ("ldap", "state_attribute"): "",
+    ("ldap", "state_pending"): "",
+    ("ldap", "state_reset"): "",
+    ("ldap", "state_active"): "",
+    ("ldap", "cgu_version_attribute"): "",
+    ("ldap", "cgu_time_attribute"): "",
+    ("ldap", "backup_mail_attribute"): "entIdpBackupMail",
+    ("ldap", "backup_verified_attribute"): "entIdpBackupMailVerifiedTime",
+    ("ldap", "forward_wish_attribute"): "entIdpMailForward",
+    ("ldap", "activated_time_attribute"): "entIdpActivatedTime",
+    ("ldap", "forward_attribute"): "mailRoutingAddress",
+    ("redis", "url"): REQUIRED,
+    ("redis", "prefix"): "ent-idp",
+    ("redis", "timeout"): 2.0,
+    ("cas", "url"): REQUIRED,
+    ("cas", "allowed_services"): REQUIRED,
+    ("cas", "default_service"): REQUIRED,
+    ("cas", "timeout"): 5,
+    ("cas", "interrupt_username"): "cas",
+    ("cas", "interrupt_password"): "",
+    # Where CAS single-logout requests may come from (IPs or CIDRs). Empty: the addresses
+    # the host of [cas] url resolves to, resolved once at start-up.
+    ("cas", "logout_addresses"): [],
+    ("mail", "server"): "localhost",
+    ("mail", "port"): 25,
+    ("mail", "use_tls"): False,
+    ("mail", "use_ssl"): False,
+    # TLS to the SMTP server checks its certificate against the system's CA store and this
+    # file (PEM); tls_verify = false turns the check off (logged as a warning at start).
+    ("mail", "tls_verify"): True,
+    ("mail", "tls_ca_file"): "",
+    ("mail", "username"): "",
+    ("mail", "password"): "",
+    ("mail", "sender"): REQUIRED,
+    ("mail", "timeout"): 10,
+    ("mail", "validation_hours"): 48,
+    ("mail", "reset_link_minutes"): 30,
+    ("mail", "retry_seconds"): 30,
+    # How users get help, named in the notices of changes to their account. Empty: their
+    # school only.
+    ("mail", "help_contact"): "",
+    ("cgu", "version"): REQUIRED,
+    ("cgu", "text_file"): REQUIRED,
+    ("cgu", "text_file_en"): "",
+    ("flow", "idle_minutes"): 30,
+    # « Mon compte » sessions end this long after the CAS login, whatever the activity.
+    ("account", "session_max_minutes"): 60.0,
+    # Request bounds: the forms here are tiny; anything bigger gets 413 before it is read.
+    ("http", "max_content_length"): 64 * 1024,
+    ("http", "max_form_memory_size"): 16 * 1024,
+    ("http", "max_form_parts"): 50,
+    ("http", "limit_request_line"): 4094,
+    ("http", "limit_request_fields"): 50,
+    ("http", "limit_request_field_size"): 8190,
+    ("password", "min_length"): 8,
+    ("password", "max_length"): 256,
+    ("password", "min_entropy_bits"): 50,
+    ("password", "min_strength"): 3,
+    ("throttle", "login_free_failures"): 5,
+    ("throttle", "login_delay_seconds"): 60,
+    ("throttle", "login_max_failures_per_day"): 25,
+    ("throttle", "address_free_failures"): 30,
+    ("throttle", "address_delay_seconds"): 10,
+    ("throttle", "address_max_failures_per_day"): 0,
+    ("throttle", "device_days"): 180,
+    ("throttle", "ppolicy_max_failure"): 10,
+    ("throttle", "ppolicy_failure_count_interval"): 900,
+    ("throttle", "ppolicy_lockout_duration"): 900,
+    # The admin commands (ent-idp reset, import, check): an account with manage rights.
+    ("admin", "bind_dn"): "",
+    ("admin", "bind_password"): "",
+    ("admin", "ent_url"): "",
+}
+
+MIN_SECRET_KEY_LENGTH = 32
+
+# Attribute profiles: the names (and state values) of a directory's schema, so a deployment
+# maps its own instead of migrating. "esco": the ESCO/SDET schema of the regional ENTs, where
+# a pending and a reset account are both INVALIDE (a reset one has accepted a CGU before) and
+# no CGU acceptance time is kept; the backup-mail attributes stay entIdp ones (auxiliary class
+# entIdpAccount on the entries).
+PROFILES: dict[str, dict[str, str]] = {
+    "entidp": {
+        "account_object_class": "entIdpAccount",
+        "login_attribute": "uid",
+        "state_attribute": "entIdpAccountState",
+        "state_pending": "pending",
+        "state_reset": "reset",
+        "state_active": "active",
+        "cgu_version_attribute": "entIdpCguVersion",
+        "cgu_time_attribute": "entIdpCguAcceptedTime",
+    },
+    "esco": {
+        "account_object_class": "ENTPerson",
+        "login_attribute": "ENTPersonLogin",
+        "state_attribute": "ESCOPersonEtatCompte",
+        "state_pending": "INVALIDE",
+        "state_reset": "INVALIDE",
+        "state_active": "VALIDE",
+        "cgu_version_attribute": "ESCOPersonValidationCharteService",
+        "cgu_time_attribute": "",
+    },
+}
+
+
+def flask_name(section: str, key: str) -> str:
+    """The flat name of a setting: ``[ldap] url`` is ``LDAP_URL`` (environment, overrides)."""
+    return f"{section}_{key}".upper() if section else key.upper()
+
+
+def toml_name(section: str, key: str) -> str:
+    return f"[{section}] {key}" if section else key

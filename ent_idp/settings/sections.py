@@ -1,0 +1,215 @@
+"""The typed settings: one frozen dataclass per TOML section, built once by ``load``.
+
+The fields are the keys of ``defaults.DEFAULTS`` (checked at import: a key declared on one
+side only fails at once), so a reader sees each setting's type where it is used
+(``settings.mail.validation_hours``). A few fields are derived at load time and come from no
+key (``DERIVED``): the CGU texts read from their files, the trusted proxies as networks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any
+
+from .defaults import DEFAULTS, flask_name
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+DERIVED = {"derived": True}
+
+
+@dataclass(frozen=True)
+class BrandSettings:
+    colour: str
+    colour_dark: str
+    logo_file: str
+    logo_alt: str
+
+
+@dataclass(frozen=True)
+class LdapSettings:
+    url: str
+    bind_dn: str  # the app account: least privilege (ldap_schema/acl.ldif)
+    bind_password: str
+    people_dn: str
+    timeout: int
+    decoy_dn: str
+    start_tls: bool
+    tls_ca_file: str
+    tls_verify: bool
+    profile: str
+    # The profile's names (ent_idp.directory.profile), each one filled in from PROFILES.
+    account_object_class: str
+    login_attribute: str
+    state_attribute: str
+    state_pending: str
+    state_reset: str
+    state_active: str
+    cgu_version_attribute: str
+    cgu_time_attribute: str
+    backup_mail_attribute: str
+    backup_verified_attribute: str
+    forward_wish_attribute: str
+    activated_time_attribute: str
+    forward_attribute: str
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    url: str
+    prefix: str
+    timeout: float
+
+
+@dataclass(frozen=True)
+class CasSettings:
+    url: str
+    allowed_services: list[str]
+    default_service: str
+    timeout: int
+    interrupt_username: str
+    interrupt_password: str
+    logout_addresses: list[str]
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    server: str
+    port: int
+    use_tls: bool
+    use_ssl: bool
+    tls_verify: bool
+    tls_ca_file: str
+    username: str
+    password: str
+    sender: str
+    timeout: int
+    validation_hours: int
+    reset_link_minutes: int
+    retry_seconds: int
+    help_contact: str
+
+
+@dataclass(frozen=True)
+class CguSettings:
+    version: str
+    text_file: str
+    text_file_en: str
+    texts: dict[str, list[str]] = field(default_factory=dict, metadata=DERIVED)  # by language
+
+
+@dataclass(frozen=True)
+class FlowSettings:
+    idle_minutes: int
+
+
+@dataclass(frozen=True)
+class AccountSettings:
+    session_max_minutes: float
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    max_content_length: int
+    max_form_memory_size: int
+    max_form_parts: int
+    limit_request_line: int
+    limit_request_fields: int
+    limit_request_field_size: int
+
+
+@dataclass(frozen=True)
+class PasswordSettings:
+    min_length: int
+    max_length: int
+    min_entropy_bits: int
+    min_strength: int
+
+
+@dataclass(frozen=True)
+class ThrottleSettings:
+    login_free_failures: int
+    login_delay_seconds: int
+    login_max_failures_per_day: int
+    address_free_failures: int
+    address_delay_seconds: int
+    address_max_failures_per_day: int
+    device_days: int
+    ppolicy_max_failure: int
+    ppolicy_failure_count_interval: int
+    ppolicy_lockout_duration: int
+
+
+@dataclass(frozen=True)
+class AdminSettings:
+    bind_dn: str  # the admin commands' account, with manage rights
+    bind_password: str
+    ent_url: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Top-level keys.
+    secret_key: str
+    public_url: str  # ends with "/"
+    ent_name: str
+    templates_dir: str
+    allowed_hosts: list[str]
+    trusted_proxies: list[str]
+    # One per TOML section.
+    brand: BrandSettings
+    ldap: LdapSettings
+    redis: RedisSettings
+    cas: CasSettings  # its url ends with "/"
+    mail: MailSettings
+    cgu: CguSettings
+    flow: FlowSettings
+    account: AccountSettings
+    http: HttpSettings
+    password: PasswordSettings
+    throttle: ThrottleSettings
+    admin: AdminSettings
+    trusted_proxy_networks: tuple[Network, ...] = field(default=(), metadata=DERIVED)
+    # Keys that are no setting of ours, passed to Flask as they are (tests: TESTING).
+    flask_extra: dict[str, Any] = field(default_factory=dict, metadata=DERIVED)
+
+    @property
+    def testing(self) -> bool:
+        return bool(self.flask_extra.get("TESTING"))
+
+
+SECTIONS: dict[str, type] = {
+    f.name: f.type if isinstance(f.type, type) else globals()[f.type]
+    for f in dataclasses.fields(Settings)
+    if isinstance(f.type, str) and f.type.endswith("Settings")
+}
+
+
+def _keys(cls: type) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls) if not f.metadata.get("derived")]
+
+
+def _declared() -> set[tuple[str, str]]:
+    top = {("", name) for name in _keys(Settings) if name not in SECTIONS}
+    return top | {(section, key) for section, cls in SECTIONS.items() for key in _keys(cls)}
+
+
+if _declared() != set(DEFAULTS):  # pragma: no cover - a programming error, caught at import
+    raise RuntimeError(f"settings declared on one side only: {_declared() ^ set(DEFAULTS)}")
+
+
+def build(flat: dict[str, Any], derived: dict[str, Any] | None = None) -> Settings:
+    """The typed settings from the flat, checked and derived ones."""
+    derived = derived or {}
+    sections = {
+        section: cls(
+            **{key: flat[flask_name(section, key)] for key in _keys(cls)},
+            **derived.get(section, {}),
+        )
+        for section, cls in SECTIONS.items()
+    }
+    top = {name: flat[flask_name("", name)] for name in _keys(Settings) if name not in SECTIONS}
+    known = {flask_name(section, key) for section, key in DEFAULTS}
+    extra = {name: value for name, value in flat.items() if name not in known}
+    return Settings(**top, **sections, **derived.get("", {}), flask_extra=extra)

@@ -1,0 +1,45 @@
+"""Flow records: one Redis hash per flow in progress, its idle timer restarted on each use.
+
+The store keeps strings under field names; what they mean (``ent_idp.core.flows``) is not
+its business. A flow is keyed by a random id that the signed session cookie carries.
+"""
+
+from __future__ import annotations
+
+import redis
+
+from .keys import Keys
+from .transaction import Transactions
+
+
+class FlowRecords:
+    def __init__(
+        self, client: redis.Redis, keys: Keys, transaction: Transactions, idle_seconds: int
+    ):
+        self.redis = client
+        self.keys = keys
+        self.transaction = transaction
+        self.idle_seconds = idle_seconds
+
+    def write(self, flow_id: str, fields: dict[str, str]) -> None:
+        """Set ``fields`` (in the open transaction, if any) and restart the idle timer."""
+        key = self.keys.flow(flow_id)
+        writer = self.transaction.writer()
+        target = writer if writer is not self.redis else self.redis.pipeline(transaction=False)
+        target.hset(key, mapping=fields)
+        target.expire(key, self.idle_seconds)
+        if target is not writer:
+            target.execute()
+
+    def read(self, flow_id: str) -> dict[str, str]:
+        """Every field (empty if the flow is gone), the idle timer restarted."""
+        key = self.keys.flow(flow_id)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(key)
+        pipe.expire(key, self.idle_seconds)
+        raw, _ = pipe.execute()
+        return raw
+
+    def field(self, flow_id: str, name: str) -> str | None:
+        """One field as it is now (another request of the flow may have just changed it)."""
+        return self.redis.hget(self.keys.flow(flow_id), name)

@@ -1,0 +1,98 @@
+"""Every Redis key ent-idp writes: its name and its lifetime, in one table.
+
+A key is ``<[redis] prefix>:<family>:…``. Logins, DNs, addresses, tickets and tokens never
+appear in clear: they are hashed (SHA-256) into the name. Every key expires, but the three
+lists of mail work (messages users were promised: they empty as the worker sends, and must
+not expire while the mail server is down).
+
+==================================  =====================================================
+family                              what, and how long it lives
+==================================  =====================================================
+flow:<id>                           a flow in progress (hash); [flow] idle_minutes,
+                                    restarted on each request
+lock:<dn>                           the account's write lock; ACCOUNT_LOCK_SECONDS
+token:<token>                       a mailed link's record (hash); its lifetime
+                                    + TOKEN_GRACE_SECONDS
+token-live:<purpose>:<dn>           the account's records that may still be valid; idem
+token-latest:<purpose>:<dn>         what older versions kept (read, then deleted); idem
+pending-backup:<dn>                 the address « Mon compte » waits to validate; the link's
+account-session:<sid>,              « Mon compte » sessions; idle minutes, at most
+account-ticket:<ticket>             [account] session_max_minutes
+throttle:<scope>:<value>[:day|      identification counters; a day (THROTTLE_SECONDS),
+:inflight]                          in flight INFLIGHT_SECONDS
+limit:<name>:<scope>                one rate limiter's window (limits); the window
+recovery:requests, unlock:requests  requests for the mail worker; REQUESTS_TTL_SECONDS
+mail:queue, :processing, :delayed   mail work; none
+mail:dead                           mail that cannot be sent (bounded); DEAD_TTL_SECONDS
+untrusted-forwarded                 the last untrusted forwarding peer; NOTE_SECONDS
+check:<random>                      ent-idp check's write test; CHECK_SECONDS
+==================================  =====================================================
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+ACCOUNT_LOCK_SECONDS = 10  # longer than an LDAP call may take ([ldap] timeout)
+TOKEN_GRACE_SECONDS = 30 * 24 * 3600  # an expired or used link still says what happened
+INFLIGHT_SECONDS = 30  # an attempt whose outcome never came back stops counting after this
+THROTTLE_SECONDS = 24 * 3600
+REQUESTS_TTL_SECONDS = 24 * 3600  # requests no worker took by then are dropped
+DEAD_TTL_SECONDS = 30 * 24 * 3600  # after the last message buried
+NOTE_SECONDS = 24 * 3600
+CHECK_SECONDS = 60
+
+
+def digest(value: str) -> str:
+    """The SHA-256 of ``value`` (any string, lone surrogates included), in hex."""
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class Keys:
+    def __init__(self, prefix: str):
+        self.prefix = prefix
+
+    def _name(self, *parts: str) -> str:
+        return ":".join((self.prefix, *parts))
+
+    def flow(self, flow_id: str) -> str:
+        return self._name("flow", flow_id)
+
+    def lock(self, dn: str) -> str:
+        return self._name("lock", digest(dn))
+
+    def token(self, token: str) -> str:
+        return self._name("token", digest(token))
+
+    def token_live(self, purpose: str, dn: str) -> str:
+        return self._name("token-live", purpose, digest(dn))
+
+    def token_latest(self, purpose: str, dn: str) -> str:
+        return self._name("token-latest", purpose, digest(dn))
+
+    def pending_backup(self, dn: str) -> str:
+        return self._name("pending-backup", digest(dn))
+
+    def session(self, sid: str) -> str:
+        return self._name("account-session", sid)
+
+    def session_ticket(self, ticket_digest: str) -> str:
+        return self._name("account-ticket", ticket_digest)
+
+    def throttle(self, scope: str, value: str) -> str:
+        return self._name("throttle", scope, digest(value))
+
+    def limit(self, name: str, scope: str) -> str:
+        return self._name("limit", name, digest(scope))
+
+    def requests(self, name: str) -> str:
+        return self._name(name, "requests")
+
+    def mail(self, name: str) -> str:
+        return self._name("mail", name)
+
+    def untrusted_forwarded(self) -> str:
+        return self._name("untrusted-forwarded")
+
+    def check(self, value: str) -> str:
+        return self._name("check", value)

@@ -1,0 +1,48 @@
+"""One way to group writes: ``with store.transaction():`` (MULTI/EXEC, one round trip).
+
+Inside the block, every write of every store object (a token issued, a mail queued, a flow
+updated…) joins the same transaction instead of going out at once; they are sent together
+when the block ends, and not at all if it raises. Nothing is passed around: the store
+objects ask ``writer()`` where to write. Reads inside the block are not part of it (they go
+out at once). Blocks nest: an inner one joins the outer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
+
+import redis
+
+# (the client it belongs to, its pipeline), per thread and per task.
+_current: ContextVar[tuple[redis.Redis, redis.client.Pipeline] | None] = ContextVar(
+    "ent_idp_transaction", default=None
+)
+
+
+class Transactions:
+    def __init__(self, client: redis.Redis):
+        self._client = client
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        found = _current.get()
+        if found is not None and found[0] is self._client:
+            yield  # nested: the outer block sends everything
+            return
+        pipe = self._client.pipeline()
+        token = _current.set((self._client, pipe))
+        try:
+            yield
+        except BaseException:
+            pipe.reset()
+            raise
+        finally:
+            _current.reset(token)
+        pipe.execute()
+
+    def writer(self) -> redis.Redis:
+        """Where a write goes now: the open transaction's pipeline, or the client."""
+        found = _current.get()
+        return found[1] if found is not None and found[0] is self._client else self._client

@@ -1,0 +1,129 @@
+"""How a request's language is chosen, and what every page gets for it.
+
+A request's language is the user's explicit choice (the cookie the switch in every page's
+header sets), else the best match of ``Accept-Language`` among ``LANGUAGES``, else French
+(``ent_idp.languages``).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from babel.support import NullTranslations
+from flask import Flask, Response, current_app, g, has_request_context, request, url_for
+from flask_babel import Babel, get_locale, get_translations
+
+from ..core.resources import resources
+from ..languages import DEFAULT, LANGUAGES, TRANSLATIONS, current_language
+
+COOKIE = "ent_idp_lang"
+COOKIE_MAX_AGE = 365 * 24 * 3600
+
+
+def init_app(app: Flask) -> None:
+    for code in LANGUAGES:
+        catalogue = TRANSLATIONS / code / "LC_MESSAGES" / "messages.mo"
+        if code != DEFAULT and not catalogue.is_file():
+            raise FileNotFoundError(
+                f"the {LANGUAGES[code]} catalogue {catalogue} is missing: run "
+                "'make translations-compile' in a checkout, or reinstall ent-idp"
+            )
+    app.config["BABEL_DEFAULT_LOCALE"] = DEFAULT
+    app.config["BABEL_DEFAULT_TIMEZONE"] = "UTC"
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
+    Babel(app, locale_selector=select_language)
+    # The same callables as Flask-Babel's, with the request's catalogue looked up once per
+    # request instead of at every text of a page.
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda message: _catalogue().ugettext(message),
+        ngettext=lambda singular, plural, n: _catalogue().ungettext(singular, plural, n),
+        newstyle=True,
+    )
+    # Whitespace inside {% trans %} blocks is collapsed, as when they are extracted (babel.cfg).
+    app.jinja_env.policies["ext.i18n.trimmed"] = True
+    app.jinja_env.globals.update(
+        page_language=current_language,
+        other_languages=other_languages,
+        cgu_text=cgu_text,
+    )
+    app.after_request(_vary)
+
+
+def select_language() -> str | None:
+    """The user's choice, else Accept-Language's best supported match, else French."""
+    if not has_request_context():
+        return None  # the default, unless force_locale says otherwise
+    chosen = request.cookies.get(COOKIE)
+    if chosen in LANGUAGES:
+        return chosen
+    return request.accept_languages.best_match(LANGUAGES, default=DEFAULT)
+
+
+def _catalogue() -> NullTranslations:
+    """The translations of the language in force (``force_locale`` included), once per request."""
+    locale = get_locale()
+    found = g.get("_ent_idp_catalogue")
+    if found is None or found[0] is not locale:
+        found = g._ent_idp_catalogue = (locale, get_translations())
+    return found[1]
+
+
+def other_languages() -> list[dict[str, str]]:
+    """The switch's links: each other language, named in itself, back to this very page."""
+    here = current_language()
+    back = back_path()
+    return [
+        {"code": code, "name": name, "url": url_for("language.switch", code=code, next=back)}
+        for code, name in LANGUAGES.items()
+        if code != here
+    ]
+
+
+def back_path() -> str:
+    """Where the switch brings the user back: this page, or the nearest a GET can show.
+
+    A page answering a POST to an address that only takes posts (« Mon compte »'s forms,
+    ``/compte/adresse``) goes back to the page above it (``/compte``).
+    """
+    here = local_path(request.script_root + request.full_path.rstrip("?")) or "/"
+    if request.method in ("GET", "HEAD"):
+        return here
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    if adapter.test(request.path, method="GET"):
+        return here
+    path = request.path.rstrip("/")
+    while path and not adapter.test(path, method="GET"):
+        path = path.rsplit("/", 1)[0]
+    return local_path(request.script_root + (path or "/")) or "/"
+
+
+def local_path(target: str | None) -> str | None:
+    """``target`` if it is a path on this site, else None: never a way off the site.
+
+    No scheme, no host, no ``//`` (a host to browsers), no backslash (``/\\evil`` is
+    ``//evil`` to some), no whitespace or control characters.
+    """
+    if not target or len(target) > 2048 or not target.startswith("/") or target[1:2] == "/":
+        return None
+    if any(ord(c) <= 0x20 or ord(c) == 0x7F or c == "\\" for c in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def cgu_text() -> tuple[str, list[str]]:
+    """The CGU paragraphs in the page's language if configured, else in French."""
+    texts = resources().settings.cgu.texts
+    language = current_language()
+    if language in texts:
+        return language, texts[language]
+    return DEFAULT, texts[DEFAULT]
+
+
+def _vary(response: Response) -> Response:
+    if request.endpoint != "static":
+        response.vary.add("Accept-Language")
+        response.vary.add("Cookie")
+    return response

@@ -1,0 +1,38 @@
+"""One blueprint per page family; thin views."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from . import (
+    account,
+    brand,
+    flow,
+    home,
+    interrupt,
+    language,
+    policy,
+    recovery,
+    unlock,
+    validation,
+)
+
+
+def register(app: Flask, csrf: CSRFProtect) -> None:
+    for module in (
+        home,
+        flow,
+        validation,
+        account,
+        recovery,
+        unlock,
+        interrupt,
+        policy,
+        brand,
+        language,
+    ):
+        app.register_blueprint(module.bp)
+    # Server-to-server calls from CAS: authenticated otherwise, no browser session.
+    csrf.exempt(account.single_logout)
+    csrf.exempt(interrupt.interrupt)
