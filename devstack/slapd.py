@@ -38,6 +38,8 @@ from pathlib import Path
 import ldap3
 from ldap3.core.exceptions import LDAPException
 
+from ent_idp.directory.connections import close as _close
+
 from .ports import check_port_free
 
 REPO = Path(__file__).resolve().parent.parent
@@ -54,16 +56,6 @@ MODULE_PATHS = (
     "/usr/local/libexec/openldap",
 )
 FIX_HINT = "run devstack/install-system-deps.sh (Debian: apt-get install slapd ldap-utils)"
-
-
-def _close(conn: ldap3.Connection) -> None:
-    """Unbind, and close the socket even when the connection never opened."""
-    try:
-        conn.unbind()
-    except LDAPException:
-        pass
-    if conn.socket is not None:
-        conn.socket.close()
 
 
 class SlapdError(RuntimeError):

@@ -76,8 +76,8 @@ def validation_mail(to: str, *, link: str, login: str, hours: int) -> dict:
     return _render("validation", to, link=link, login=login, hours=hours)
 
 
-def password_reset_mail(to: str, *, link: str, login: str, minutes: int) -> dict:
-    return _render("password_reset", to, link=link, login=login, minutes=minutes)
+def forgotten_password_mail(to: str, *, link: str, login: str, minutes: int) -> dict:
+    return _render("forgotten_password", to, link=link, login=login, minutes=minutes)
 
 
 def unlock_mail(to: str, *, link: str, login: str, minutes: int) -> dict:

@@ -44,7 +44,7 @@ def render_app():
 def every_mail(login: str) -> list[dict]:
     return [
         mails.validation_mail("a@example.net", link=LINK, login=login, hours=48),
-        mails.password_reset_mail("a@example.net", link=LINK, login=login, minutes=30),
+        mails.forgotten_password_mail("a@example.net", link=LINK, login=login, minutes=30),
         mails.password_changed_mail("a@example.net", login=login),
     ]
 

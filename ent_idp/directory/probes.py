@@ -55,6 +55,14 @@ class Probes:
         self.connections = admin.connections
         self.profile = admin.profile
 
+    def _disposable(self, password: str) -> str:
+        """A new pending account of our own, added by the admin (the caller deletes it)."""
+        login = f"ent-idp-check-{secrets.token_hex(6)}"
+        mail = f"{login}@example.invalid"
+        return self.admin.create_account(
+            login, given_name="Check", surname="Ent-Idp", mail=mail, password=password
+        )
+
     def missing_schema(self) -> list[str]:
         """The account class and attributes of the profile that the server does not know."""
 
@@ -89,16 +97,8 @@ class Probes:
         entry is added and deleted by the admin account; everything else is tried as the
         service account, on a connection of its own.
         """
-        login = f"ent-idp-check-{secrets.token_hex(6)}"
-        provisional = secrets.token_urlsafe(18)
         try:
-            dn = self.admin.create_account(
-                login,
-                given_name="Check",
-                surname="Ent-Idp",
-                mail=f"{login}@example.invalid",
-                password=provisional,
-            )
+            dn = self._disposable(secrets.token_urlsafe(18))
         except (Conflict, DirectoryUnavailable) as exc:
             return [("disposable entry under [ldap] people_dn", str(exc))]
         service = None
@@ -249,15 +249,8 @@ class Probes:
         whether the shipped placeholder still binds, and what ppolicy recorded on the decoy
         afterwards. The disposable account is deleted.
         """
-        login = f"ent-idp-check-{secrets.token_hex(6)}"
         try:
-            account = self.admin.create_account(
-                login,
-                given_name="Check",
-                surname="Ent-Idp",
-                mail=f"{login}@example.invalid",
-                password=f"Check-{secrets.token_urlsafe(18)}",
-            )
+            account = self._disposable(f"Check-{secrets.token_urlsafe(18)}")
         except Conflict as exc:
             raise DirectoryUnavailable(f"disposable entry under [ldap] people_dn: {exc}") from exc
         try:

@@ -13,6 +13,18 @@ from dataclasses import dataclass
 from ..settings.sections import LdapSettings
 from .accounts import Account, AccountState
 
+# Our names of the attributes a profile names ([ldap] <name>_attribute).
+ATTRIBUTES = (
+    "login",
+    "state",
+    "cgu_version",
+    "cgu_time",
+    "backup_mail",
+    "backup_verified",
+    "forward_wish",
+    "activated_time",
+    "forward",
+)
 # Read on every search besides the profile's own attributes.
 STANDARD_ATTRIBUTES = ("mail", "givenName", "sn", "pwdChangedTime", "pwdAccountLockedTime")
 
@@ -33,38 +45,13 @@ class Profile:
 
     @classmethod
     def from_settings(cls, ldap: LdapSettings) -> Profile:
-        return cls(
-            object_class=ldap.account_object_class,
-            login=ldap.login_attribute,
-            state=ldap.state_attribute,
-            cgu_version=ldap.cgu_version_attribute,
-            cgu_time=ldap.cgu_time_attribute,
-            backup_mail=ldap.backup_mail_attribute,
-            backup_verified=ldap.backup_verified_attribute,
-            forward_wish=ldap.forward_wish_attribute,
-            activated_time=ldap.activated_time_attribute,
-            forward=ldap.forward_attribute,
-            states={
-                AccountState.PENDING: ldap.state_pending,
-                AccountState.RESET: ldap.state_reset,
-                AccountState.ACTIVE: ldap.state_active,
-            },
-        )
+        named = {name: getattr(ldap, f"{name}_attribute") for name in ATTRIBUTES}
+        states = {state: getattr(ldap, f"state_{state.value}") for state in AccountState}
+        return cls(object_class=ldap.account_object_class, states=states, **named)
 
     def names(self) -> dict[str, str]:
         """Our name -> the attribute's, for every attribute the profile names (not empty)."""
-        named = {
-            "login": self.login,
-            "state": self.state,
-            "cgu_version": self.cgu_version,
-            "cgu_time": self.cgu_time,
-            "backup_mail": self.backup_mail,
-            "backup_verified": self.backup_verified,
-            "forward_wish": self.forward_wish,
-            "activated_time": self.activated_time,
-            "forward": self.forward,
-        }
-        return {ours: theirs for ours, theirs in named.items() if theirs}
+        return {name: getattr(self, name) for name in ATTRIBUTES if getattr(self, name)}
 
     @property
     def read_attributes(self) -> list[str]:

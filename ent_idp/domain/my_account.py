@@ -18,16 +18,10 @@ from ..core import devices
 from ..core.flows import Flow, Kind, start_cgu_if_due
 from ..core.identification import check_credentials
 from ..core.notices import notify_password_change, queue, send_validation, within_mail_limit
+from ..core.passwords import write_password
 from ..core.resources import resources
 from ..directory import Account, AccountState
-from ..errors import (
-    AccountBusy,
-    AccountNotFound,
-    Conflict,
-    IdentificationFailed,
-    PasswordRejected,
-    TooManyMails,
-)
+from ..errors import AccountNotFound, Conflict, IdentificationFailed, TooManyMails
 
 
 class Gate(StrEnum):
@@ -160,14 +154,7 @@ def set_forwarding(account: Account, current: str, wish: bool) -> None:
 def change_password(account: Account, current: str, new: str) -> None:
     """Check the current password by bind, then write the new one (serialized per account)."""
     check_current_password(account, current, "password-change")
-    with resources().store.locks.hold(account.dn) as acquired:
-        if not acquired:
-            raise AccountBusy(account.dn)
-        try:
-            resources().directory.change_password(account, new)
-        except (Conflict, PasswordRejected) as exc:
-            audit.event("password-change", account.login, type(exc).__name__.lower())
-            raise
+    write_password(account, new, "password-change")
     if account.backup_verified:
         notify_password_change(account.backup_mail, account.login)
     audit.event("password-change", account.login, "ok")

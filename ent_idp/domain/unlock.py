@@ -11,45 +11,25 @@ own. Nothing else changes: the password is still checked, by the same rule.
 
 from __future__ import annotations
 
-from .. import audit, mails
-from ..core import devices, links, requests
+from .. import mails
+from ..core import devices
 from ..core.flows import Kind
-from ..core.notices import send_link
+from ..core.links import MailedLink
 from ..core.resources import resources
-from ..errors import AccountNotFound
 from ..store import TokenPurpose, TokenRecord
 
-PURPOSE = TokenPurpose.UNLOCK
-
-
-def request_link(login: str) -> None:
-    """Queue the request; the mail worker decides whether a link goes out."""
-    requests.ask(resources().store.unlock_requests, "unlock-request", login)
-
-
-def process_requests(most: int = 100) -> int:
-    """Handle queued requests (the mail worker's job); returns how many were handled."""
-    return requests.process(resources().store.unlock_requests, "unlock-request", _send, most)
-
-
-def _send(login: str) -> None:
-    try:
-        account = resources().directory.find(login)
-    except AccountNotFound:
-        audit.event("unlock-link", login, "unknown")
-        return
-    if not account.backup_verified or not account.backup_mail:
-        audit.event("unlock-link", login, "no-verified-address")
-        return
-    if not requests.within_link_limit("unlock-link", account.dn):
-        audit.event("unlock-link", login, "limited")
-        return
-    send_link(PURPOSE, account, "unlock.link", mails.unlock_mail)
-    audit.event("unlock-link", login, "sent")
-
-
-def peek(token: str) -> TokenRecord:
-    return links.peek(token, PURPOSE)
+LINK = MailedLink(
+    name="unlock",
+    purpose=TokenPurpose.UNLOCK,
+    endpoint="unlock.link",
+    mail=mails.unlock_mail,
+    eligible=lambda account: True,  # any state: a pending account can be held back too
+    queue=lambda: resources().store.unlock_requests,
+)
+PURPOSE = LINK.purpose
+request_link = LINK.request
+process_requests = LINK.process
+peek = LINK.peek
 
 
 def open_link(token: str) -> tuple[TokenRecord, Kind | None]:
@@ -58,9 +38,8 @@ def open_link(token: str) -> tuple[TokenRecord, Kind | None]:
     Returns the record (its status says whether it worked) and the flow the account still
     has to go through, if any.
     """
-    record, account = links.use(token, PURPOSE)
+    record, account = LINK.use(token)
     if account is None:
         return record, None
     devices.remember(account.dn)
-    audit.event("unlock-link", account.login, "used")
     return record, Kind.completing(account) if account.needs_completion else None

@@ -29,15 +29,24 @@ from __future__ import annotations
 
 import secrets
 import time
-import unicodedata
 from dataclasses import dataclass
 
 import redis
 
 from ..errors import Throttled
-from .keys import INFLIGHT_SECONDS, Keys
+from .keys import INFLIGHT_SECONDS, Keys, fold_login
 
 MAX_DELAY_SECONDS = 3600
+
+# Both scripts walk the scopes' keys: a counter has three (state hash, day counter,
+# in-flight counter), a guard two (failure times, in-flight counter). Returns the first
+# key, the day counter (counters only), the in-flight key, and where the next scope starts.
+_SCOPE_KEYS = """
+local function scope_keys(kind, k)
+  if kind == 'c' then return KEYS[k], KEYS[k + 1], KEYS[k + 2], k + 3 end
+  return KEYS[k], nil, KEYS[k + 1], k + 2
+end
+"""
 
 # KEYS: per scope its keys (counter: state hash, day counter, in-flight counter; guard:
 # failure times, in-flight counter), then the in-flight keys the attempt already holds.
@@ -45,18 +54,18 @@ MAX_DELAY_SECONDS = 3600
 # guard) and two limits (counter: free failures, max per day; guard: max, window).
 # Returns the seconds to wait (0: admitted, and now in flight in each scope). A refused
 # attempt lets go of the keys it held: it ends there.
-_ACQUIRE = """
+_ACQUIRE = (
+    _SCOPE_KEYS
+    + """
 local now, ttl, held = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local last = #KEYS - held
 local k, a, flying, wait = 1, 4, {}, 0
 while k <= last do
   local kind, first, second = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
   a = a + 3
-  local inflight
+  local state, daily, inflight
+  state, daily, inflight, k = scope_keys(kind, k)
   if kind == 'c' then
-    local state, daily = KEYS[k], KEYS[k + 1]
-    inflight = KEYS[k + 2]
-    k = k + 3
     local fails = tonumber(redis.call('HGET', state, 'fails') or '0')
     local wait_until = tonumber(redis.call('HGET', state, 'until') or '0')
     local day = tonumber(redis.call('GET', daily) or '0')
@@ -70,9 +79,7 @@ while k <= last do
       wait = 1
     end
   else
-    local failures = KEYS[k]
-    inflight = KEYS[k + 1]
-    k = k + 2
+    local failures = state
     redis.call('ZREMRANGEBYSCORE', failures, '-inf', now - second)
     local n = redis.call('ZCARD', failures) + tonumber(redis.call('GET', inflight) or '0')
     if n >= first - 1 then
@@ -94,21 +101,22 @@ for _, key in ipairs(flying) do
 end
 return 0
 """
+)
 
 # KEYS as above, without held keys. ARGV: now, outcome (fail | ok | none), max delay, the
 # attempt's id; per scope: kind and three numbers (counter: free failures, base delay,
 # whether a success resets it; guard: window, 0, 0).
-_RECORD = """
+_RECORD = (
+    _SCOPE_KEYS
+    + """
 local now, outcome, max_delay, id = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local k, a = 1, 5
 while k <= #KEYS do
   local kind, p1, p2, p3 = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), ARGV[a + 3]
   a = a + 4
-  local inflight
+  local state, daily, inflight
+  state, daily, inflight, k = scope_keys(kind, k)
   if kind == 'c' then
-    local state, daily = KEYS[k], KEYS[k + 1]
-    inflight = KEYS[k + 2]
-    k = k + 3
     if outcome == 'ok' and p3 == '1' then
       redis.call('DEL', state)
     elseif outcome == 'fail' then
@@ -121,9 +129,7 @@ while k <= #KEYS do
       end
     end
   else
-    local failures = KEYS[k]
-    inflight = KEYS[k + 1]
-    k = k + 2
+    local failures = state
     if outcome == 'ok' then
       redis.call('DEL', failures)
     elseif outcome == 'fail' then
@@ -135,6 +141,7 @@ while k <= #KEYS do
 end
 return 0
 """
+)
 
 
 @dataclass(frozen=True)
@@ -161,20 +168,6 @@ class _Scope:
     @property
     def inflight(self) -> str:
         return self.keys[-1]
-
-
-def fold_login(login: str) -> str:
-    """A login as slapd's caseIgnoreMatch compares it (measured on slapd 2.5).
-
-    Each character lower-cased by its simple mapping (``İ`` is ``i``, ``ß`` stays), then
-    NFKC (fullwidth and other compatibility forms become plain letters), every space
-    separator (no-break, ideographic, en space…) a space, runs of spaces one, none at
-    either end. Tabs and zero-width characters are kept: the directory keeps them too.
-    """
-    lowered = "".join(char.lower()[:1] for char in login)
-    normal = unicodedata.normalize("NFKC", lowered)
-    spaced = "".join(" " if unicodedata.category(char) == "Zs" else char for char in normal)
-    return " ".join(part for part in spaced.split(" ") if part)
 
 
 class Attempt:

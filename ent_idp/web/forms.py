@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext, ngettext
 from flask_babel import lazy_gettext as _l
@@ -9,8 +11,9 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
-from ..domain.password_policy import Policy, Rule, broken_rules
-from ..errors import IdentificationFailed, Throttled
+from ..directory import Account
+from ..domain.password_policy import Policy, Rule, broken_rules, current_policy
+from ..errors import IdentificationFailed, PasswordRejected, Throttled
 
 MAX_LOGIN_LENGTH = 256
 
@@ -251,12 +254,29 @@ class PasswordForm(FlaskForm):
         for rule in broken_rules(field.data or "", self.policy, self.personal):
             field.errors.append(rule_message(rule, self.policy))
 
+    def written(self, write: Callable[[str], None]) -> bool:
+        """Valid, and ``write`` (a domain function) took the password. A refusal by the
+        directory's policy shows on the field instead; other errors go to the view."""
+        if not self.validate_on_submit():
+            return False
+        try:
+            write(self.password.data)
+        except PasswordRejected as exc:
+            self.reject(exc.reason)
+            return False
+        return True
+
     def reject(self, reason: str) -> None:
         """Show the directory's refusal of the password as a field error."""
         self.password.errors = [
             *self.password.errors,
             str(DIRECTORY_MESSAGES.get(reason, DIRECTORY_MESSAGES["policy"])),
         ]
+
+
+def password_form(account: Account) -> PasswordForm:
+    """The new password of ``account``: the policy in force, its login and names kept out."""
+    return PasswordForm(policy=current_policy(), personal=account.personal_words)
 
 
 class PasswordChangeForm(ConfirmedByPassword, PasswordForm):

@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
-
-from fpdf import FPDF
+from typing import TYPE_CHECKING, BinaryIO
 
 from .accounts import Issued
+
+if TYPE_CHECKING:  # fpdf2 is imported when letters are written: ent-idp serve never loads it
+    from fpdf import FPDF
 
 # Debian's fonts-dejavu-core: every script a name may be written in. Without it, the PDF
 # core font (Latin-1 only) is used and other characters become "?".
@@ -55,6 +56,8 @@ def steps(issued: Issued, context: Context) -> list[str]:
 def write_letters(out: BinaryIO, letters: list[Issued], context: Context) -> None:
     """The PDF, into ``out`` (opened by ``handouts``: new, readable by its owner only)."""
     logging.getLogger("fontTools").setLevel(logging.WARNING)  # a line per table it subsets
+    from fpdf import FPDF
+
     pdf = FPDF(format="A4")
     pdf.set_margins(20, 20, 20)
     pdf.set_auto_page_break(False)

@@ -14,7 +14,6 @@ from ...errors import (
     AccountBusy,
     Conflict,
     IdentificationFailed,
-    PasswordRejected,
     Throttled,
     TooManyMails,
 )
@@ -137,17 +136,13 @@ def change_password():
     form = PasswordChangeForm(
         prefix="mdp", policy=current_policy(), personal=account.personal_words
     )
-    if form.validate_on_submit():
-        try:
-            my_account.change_password(account, form.current.data, form.password.data)
-        except REFUSED as exc:
-            form.current_refused(exc)
-        except PasswordRejected as exc:
-            form.reject(exc.reason)
-        except (Conflict, AccountBusy):
-            return _show("changed-meanwhile")
-        else:
+    try:
+        if form.written(lambda new: my_account.change_password(account, form.current.data, new)):
             return _show("password-changed")
+    except REFUSED as exc:
+        form.current_refused(exc)
+    except (Conflict, AccountBusy):
+        return _show("changed-meanwhile")
     return _page(account, 400, password_form=form)
 
 

@@ -18,17 +18,15 @@ from flask_wtf import FlaskForm
 from ...core import flows
 from ...core.flows import Flow, Kind, Step
 from ...domain import activation, backup_address, terms
-from ...domain.password_policy import current_policy
 from ...errors import (
     AccountBusy,
     Conflict,
     FlowExpired,
     IdentificationFailed,
     NothingToDo,
-    PasswordRejected,
     Throttled,
 )
-from ..forms import CguForm, IdentificationForm, MailsForm, PasswordForm
+from ..forms import CguForm, IdentificationForm, MailsForm, password_form
 from ..links import cas_login, requested_service
 
 bp = Blueprint("flow", __name__)
@@ -122,20 +120,16 @@ def mails(kind: str):
 
 @bp.route(f"/{KIND}/mot-de-passe", methods=["GET", "POST"])
 def password(kind: str):
-    flow, policy = _flow(kind, Step.PASSWORD), current_policy()
-    form = PasswordForm(policy=policy, personal=flow.account.personal_words)
-    if form.validate_on_submit():
-        try:
-            activation.complete(flow, form.password.data)
-        except PasswordRejected as exc:
-            form.reject(exc.reason)
-        except Conflict:
-            return _conflict(flow, Step.PASSWORD)
-        except AccountBusy:
-            return _render("flow/busy.html", flow, Step.PASSWORD), 409
-        else:
+    flow = _flow(kind, Step.PASSWORD)
+    form = password_form(flow.account)
+    try:
+        if form.written(lambda password: activation.complete(flow, password)):
             return redirect(url_for("flow.done", kind=kind))
-    return _render("flow/password.html", flow, Step.PASSWORD, form=form, policy=policy)
+    except Conflict:
+        return _conflict(flow, Step.PASSWORD)
+    except AccountBusy:
+        return _render("flow/busy.html", flow, Step.PASSWORD), 409
+    return _render("flow/password.html", flow, Step.PASSWORD, form=form, policy=form.policy)
 
 
 @bp.route(f"/{KIND}/compte-active")

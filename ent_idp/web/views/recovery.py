@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, session, url_for
-from flask_wtf import FlaskForm
 
 from ...core import flows
 from ...core.flows import Flow, Kind, Step
 from ...domain import forgotten_password
-from ...domain.password_policy import current_policy
-from ...errors import AccountBusy, Conflict, FlowExpired, PasswordRejected
-from ..forms import PasswordForm, RecoveryForm
+from ...errors import AccountBusy, Conflict, FlowExpired
+from ..forms import password_form
 from ..links import cas_login
+from ..mailed_links import add_pages
 
 bp = Blueprint("recovery", __name__, url_prefix="/mot-de-passe-oublie")
 
@@ -28,48 +27,29 @@ def _flow(step: Step) -> Flow:
     return flow
 
 
-@bp.route("", methods=["GET", "POST"])
-def ask():
-    form = RecoveryForm()
-    if form.validate_on_submit():
-        forgotten_password.request_link(form.login.data.strip())
-        return render_template("recovery/requested.html", login_url=cas_login())
-    return render_template("recovery/ask.html", form=form)
-
-
-@bp.get("/lien/<token>")
-def link(token: str):
-    record = forgotten_password.peek(token)
-    return render_template("recovery/link.html", record=record, token=token, form=FlaskForm())
-
-
-@bp.post("/lien/<token>")
-def use_link(token: str):
-    form = FlaskForm()
-    if not form.validate_on_submit():
-        return link(token)
+def _opened(token: str):
+    """The link used: the new password's page, in a flow of its own."""
     outcome = forgotten_password.open_link(token)
     if not isinstance(outcome, Flow):
-        return render_template("recovery/link.html", record=outcome, token=token, form=form)
+        return outcome
     session.clear()
     session["flow"] = outcome.id
     return redirect(url_for("recovery.password"))
 
 
+add_pages(bp, "recovery", forgotten_password.request_link, forgotten_password.peek, _opened)
+
+
 @bp.route("/nouveau", methods=["GET", "POST"])
 def password():
-    flow, policy = _flow(Step.PASSWORD), current_policy()
-    form = PasswordForm(policy=policy, personal=flow.account.personal_words)
-    if form.validate_on_submit():
-        try:
-            forgotten_password.choose_password(flow, form.password.data)
-        except PasswordRejected as exc:
-            form.reject(exc.reason)
-        except (Conflict, AccountBusy):
-            return render_template("recovery/conflict.html"), 409
-        else:
+    flow = _flow(Step.PASSWORD)
+    form = password_form(flow.account)
+    try:
+        if form.written(lambda password: forgotten_password.choose_password(flow, password)):
             return redirect(url_for("recovery.done"))
-    return render_template("recovery/password.html", form=form, flow=flow, policy=policy)
+    except (Conflict, AccountBusy):
+        return render_template("recovery/conflict.html"), 409
+    return render_template("recovery/password.html", form=form, flow=flow, policy=form.policy)
 
 
 @bp.get("/termine")
