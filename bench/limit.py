@@ -1,11 +1,12 @@
 """The limit L: the directory work of one activation, and nothing else, in tight loops.
 
-Per activation, as ent-idp does it (``ent_idp/directory.py``): a search by login on the
-service connection, a bind as the user with the provisional password on a bind-only
-connection of the process (rebound for every user, as the app's bind pool does), then the
-completion Modify of ``Directory.complete`` (new cleartext password hashed {ARGON2} by slapd,
-CGU, backup address, forwarding wish, state, time) under the critical Assertion control.
-One client process per core.
+Per activation, with the app's own code (``ent_idp.directory.AppDirectory``, built from the
+same settings file as the app under test): ``find`` (a search by login as the app account),
+``check_password`` (a bind as the user with the provisional password, on the process's
+bind-only connections), then ``complete`` (the completion Modify: new cleartext password
+hashed {ARGON2} by slapd, CGU, backup address, forwarding wish, state, time, under the
+critical Assertion control). So the benchmark sends exactly what the app sends. One client
+process per core.
 """
 
 from __future__ import annotations
@@ -14,95 +15,42 @@ import multiprocessing
 import os
 import time
 
-import ldap3
-from ldap3.operation.search import compile_filter, parse_filter
-from ldap3.utils.asn1 import encode as ber_encode
-from ldap3.utils.conv import escape_filter_chars
+from ent_idp import settings
+from ent_idp.directory import AppDirectory, PasswordCheck, app_directory
+from ent_idp.errors import (
+    AccountNotFound,
+    Conflict,
+    DirectoryUnavailable,
+    PasswordRejected,
+)
 
 from .stack import CGU_VERSION, NEW_PASSWORD, PROVISIONAL
 
-ASSERTION_CONTROL = "1.3.6.1.1.12"
+FAILURES = (AccountNotFound, Conflict, DirectoryUnavailable, PasswordRejected)
 
 
-def _encode_filter(search_filter: str) -> bytes:
-    tree = parse_filter(search_filter, None, False, False, None, False)
-    return ber_encode(compile_filter(tree.elements[0]))
+def _directory(config_file: str) -> AppDirectory:
+    return app_directory(settings.load(config_file))
 
 
-def _connection(url: str, user: str | None = None, password: str | None = None):
-    server = ldap3.Server(url, get_info=ldap3.NONE, connect_timeout=5)
-    conn = ldap3.Connection(
-        server, user=user, password=password, receive_timeout=10, raise_exceptions=False
-    )
-    if user and not conn.bind():
-        raise RuntimeError(f"bind as {user} refused: {conn.result}")
-    return conn
-
-
-def _stamp() -> str:
-    return time.strftime("%Y%m%d%H%M%SZ", time.gmtime())
-
-
-def _one(service, binder, people_dn: str, login: str) -> str:
+def _one(directory: AppDirectory, login: str) -> str:
     """One activation's directory work; returns "" or what went wrong."""
-    search_filter = f"(&(objectClass=entIdpAccount)(uid={escape_filter_chars(login)}))"
-    service.search(
-        people_dn,
-        search_filter,
-        attributes=[
-            "uid",
-            "entIdpAccountState",
-            "entIdpCguVersion",
-            "entIdpBackupMail",
-            "entIdpBackupMailVerifiedTime",
-            "entIdpMailForward",
-            "mail",
-            "givenName",
-            "sn",
-            "pwdChangedTime",
-        ],
-        size_limit=2,
-        time_limit=5,
+    account = directory.find(login)
+    if directory.check_password(account.dn, PROVISIONAL) is not PasswordCheck.OK:
+        return "bind: wrong password"
+    directory.complete(
+        account,
+        password=NEW_PASSWORD,
+        cgu_version=CGU_VERSION,
+        backup_mail=f"{login}@perso.example.net",
+        forward=True,
     )
-    entries = [e for e in service.response or [] if e.get("type") == "searchResEntry"]
-    if len(entries) != 1:
-        return f"search: {len(entries)} entries"
-    entry = entries[0]
-    dn = entry["dn"]
-    if not binder.rebind(user=dn, password=PROVISIONAL):
-        return f"bind: {binder.result.get('description')}"
-    binder.password = None
-    state = (entry["attributes"].get("entIdpAccountState") or [""])[0]
-    changed = entry["attributes"].get("pwdChangedTime") or []
-    changed_filter = (
-        f"(pwdChangedTime={escape_filter_chars(str(changed[0]))})"
-        if changed
-        else "(!(pwdChangedTime=*))"
-    )
-    assertion = f"(&(entIdpAccountState={escape_filter_chars(state)}){changed_filter})"
-    stamp = _stamp()
-    changes = {
-        "userPassword": [(ldap3.MODIFY_REPLACE, [NEW_PASSWORD])],
-        "entIdpAccountState": [(ldap3.MODIFY_REPLACE, ["active"])],
-        "entIdpActivatedTime": [(ldap3.MODIFY_REPLACE, [stamp])],
-        "entIdpMailForward": [(ldap3.MODIFY_REPLACE, ["TRUE"])],
-        "entIdpCguVersion": [(ldap3.MODIFY_REPLACE, [CGU_VERSION])],
-        "entIdpCguAcceptedTime": [(ldap3.MODIFY_REPLACE, [stamp])],
-        "entIdpBackupMail": [(ldap3.MODIFY_REPLACE, [f"{login}@perso.example.net"])],
-        "entIdpBackupMailVerifiedTime": [(ldap3.MODIFY_REPLACE, [])],
-        "mailRoutingAddress": [(ldap3.MODIFY_REPLACE, [])],
-    }
-    controls = [(ASSERTION_CONTROL, True, _encode_filter(assertion))]
-    service.modify(dn, changes, controls=controls)
-    if service.result.get("result") != 0:
-        return f"modify: {service.result.get('description')} {service.result.get('message')}"
     return ""
 
 
-def _worker(url, service_dn, service_password, people_dn, logins, seconds, start, out) -> None:
-    service = _connection(url, service_dn, service_password)
-    binder = _connection(url)
-    binder.open()
+def _worker(config_file, logins, seconds, start, out) -> None:
+    directory = _directory(config_file)
+    directory.check_bind()  # connections open and bound before the clock starts
     done, errors, latencies, first_error = 0, 0, [], ""
     start.wait()
     t0 = time.perf_counter()
@@ -112,8 +60,8 @@ def _worker(url, service_dn, service_password, people_dn, logins, seconds, start
         if began >= deadline:
             break
         try:
-            error = _one(service, binder, people_dn, login)
-        except ldap3.core.exceptions.LDAPException as exc:
+            error = _one(directory, login)
+        except FAILURES as exc:
             error = f"{type(exc).__name__}: {exc}"
         latencies.append(time.perf_counter() - began)
         if error:
@@ -122,8 +70,7 @@ def _worker(url, service_dn, service_password, people_dn, logins, seconds, start
         else:
             done += 1
     elapsed = time.perf_counter() - t0
-    service.unbind()
-    binder.unbind()
+    directory.connections.close()
     out.put({"done": done, "errors": errors, "elapsed": elapsed, "latencies": latencies,
              "first_error": first_error, "pid": os.getpid()})  # fmt: skip
 
@@ -137,20 +84,9 @@ def measure(stack, logins: list[str], seconds: float, processes: int) -> dict:
     out = ctx.Queue()
     slices = [logins[i::processes] for i in range(processes)]
     slapd = stack.slapd
+    config_file = str(stack.write_config())
     procs = [
-        ctx.Process(
-            target=_worker,
-            args=(
-                slapd.url,
-                slapd.service_dn,
-                slapd.service_password,
-                slapd.people_dn,
-                part,
-                seconds,
-                start,
-                out,
-            ),
-        )  # fmt: skip
+        ctx.Process(target=_worker, args=(config_file, part, seconds, start, out))
         for part in slices
     ]
     for proc in procs:
@@ -185,29 +121,25 @@ def breakdown(stack, logins: list[str], n: int = 100) -> dict[str, float]:
     """slapd CPU (ms) of each operation of an activation, one at a time, ``n`` of each."""
     from .stack import cpu_seconds
 
-    slapd = stack.slapd
-    pid = slapd._proc.pid
-    service = _connection(slapd.url, slapd.service_dn, slapd.service_password)
-    binder = _connection(slapd.url)
-    binder.open()
+    pid = stack.slapd._proc.pid
+    directory = _directory(str(stack.write_config()))
     logins = logins[:n]
-    dns = [f"uid={login},ou=bench,{slapd.people_dn}" for login in logins]
     costs = {}
     t = cpu_seconds(pid)
-    for login in logins:
-        service.search(slapd.people_dn, f"(&(objectClass=entIdpAccount)(uid={login}))",
-                       attributes=["uid", "entIdpAccountState", "pwdChangedTime"])  # fmt: skip
+    accounts = [directory.find(login) for login in logins]
     costs["search"] = cpu_seconds(pid) - t
     t = cpu_seconds(pid)
-    for dn in dns:
-        binder.rebind(user=dn, password=PROVISIONAL)
+    for account in accounts:
+        directory.check_password(account.dn, PROVISIONAL)
     costs["bind {ARGON2}"] = cpu_seconds(pid) - t
     t = cpu_seconds(pid)
     for login in logins:
-        _one(service, binder, slapd.people_dn, login)
+        try:
+            _one(directory, login)
+        except FAILURES:
+            pass  # counted all the same: the work was sent
     costs["whole (search+bind+modify)"] = cpu_seconds(pid) - t
-    service.unbind()
-    binder.unbind()
+    directory.connections.close()
     result = {op: 1000 * seconds / len(logins) for op, seconds in costs.items()}
     result["modify (whole - search - bind)"] = (
         result["whole (search+bind+modify)"] - result["search"] - result["bind {ARGON2}"]
