@@ -138,6 +138,23 @@ _ACCOUNT_FIELDS = {f.name: f.type for f in dataclasses.fields(Account)}
 ACCOUNT = "account."
 
 
+# A flow written before the account was one record (each field copied, some "stored_"):
+# read the same way, so an upgrade interrupts no one mid-flow.
+_BEFORE_ACCOUNT_RECORD = {
+    "cgu_version": "stored_cgu_version",
+    "backup_mail": "stored_backup_mail",
+    "backup_verified": "stored_backup_verified",
+    "forward": "stored_forward",
+}
+
+
+def _upgraded(raw: dict[str, str]) -> dict[str, str]:
+    if ACCOUNT + "dn" in raw or "dn" not in raw:
+        return raw
+    old = {name: raw.get(_BEFORE_ACCOUNT_RECORD.get(name, name), "") for name in _ACCOUNT_FIELDS}
+    return {**raw, **{ACCOUNT + name: value for name, value in old.items()}}
+
+
 def _encode(value: object) -> str:
     if isinstance(value, bool):
         return "1" if value else ""
@@ -184,7 +201,7 @@ def start_cgu_if_due(account: Account, service: str) -> Flow | None:
 
 def load(flow_id: str | None) -> Flow:
     """The flow, its idle timer restarted; FlowExpired if there is none."""
-    raw = resources().store.flows.read(flow_id) if flow_id else {}
+    raw = _upgraded(resources().store.flows.read(flow_id)) if flow_id else {}
     if not raw or ACCOUNT + "dn" not in raw:
         raise FlowExpired()
     values = {name: _decode(raw, name, kind) for name, kind in _FLOW_FIELDS.items()}

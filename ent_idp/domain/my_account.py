@@ -72,8 +72,9 @@ def sign_in(ticket: str, here: str) -> str | None:
         audit.event("account-login", "", "invalid-ticket")
         return None
     login, _attributes = found
+    sid = r.store.sessions.open(login, ticket)
     audit.event("account-login", login, "ok")
-    return r.store.sessions.open(login, ticket)
+    return sid
 
 
 def sign_out(sid: str | None) -> None:
