@@ -129,7 +129,7 @@ def _derive(settings: dict, base_dir: Path) -> dict[str, dict[str, Any]]:
     for section, key in DEFAULTS:
         if section == "cgu" and key.startswith("text_file_") and settings[flask_name(section, key)]:
             texts[key.removeprefix("text_file_")] = _cgu_paragraphs(settings, key, base_dir)
-    # Forwarded headers are believed only from these peers (ent_idp.clients).
+    # Forwarded headers are believed only from these peers (ent_idp.web.clients).
     proxies = networks(settings["TRUSTED_PROXIES"])
     for name in ("BRAND_LOGO_FILE", "LDAP_TLS_CA_FILE"):
         if settings[name] and not Path(settings[name]).is_absolute():

@@ -30,7 +30,7 @@ DEFAULTS: dict[tuple[str, str], Any] = {
     ("ldap", "people_dn"): REQUIRED,
     ("ldap", "timeout"): 5,
     ("ldap", "decoy_dn"): REQUIRED,
-    # TLS (ent_idp.ldap_tls): StartTLS on ldap:// URLs; certificates verified by default.
+    # TLS (ent_idp.directory.tls): StartTLS on ldap:// URLs; certificates verified by default.
     ("ldap", "start_tls"): False,
     ("ldap", "tls_ca_file"): "",
     ("ldap", "tls_verify"): True,
