@@ -7,7 +7,9 @@ own, removed after it.
 
 from __future__ import annotations
 
+import random
 import secrets
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,10 +63,30 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             service.stop()
 
 
+def _port_outside_the_ephemeral_range() -> int:
+    """A free port the kernel never hands to an outgoing connection: the session's browser
+    tests bind it again and again, and a free port taken from the ephemeral range may be
+    some connection's local port by then ("Address already in use")."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return free_port()
+    candidates = list(range(max(1024, low - 8000), low))
+    random.shuffle(candidates)
+    for port in candidates[:200]:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    return free_port()
+
+
 @pytest.fixture(scope="session")
 def live_url() -> str:
     """Where browser tests serve the app: one port for the session, known to CAS."""
-    return f"http://127.0.0.1:{free_port()}/"
+    return f"http://127.0.0.1:{_port_outside_the_ephemeral_range()}/"
 
 
 @pytest.fixture(scope="session")
