@@ -34,27 +34,31 @@ def init_app(app: Flask) -> None:
         stream = request.environ["wsgi.input"]
         if length is not None:
             if length > limit:
-                _refuse(stream)  # nothing of it parsed
+                _refuse(stream, length)  # nothing of it parsed
             return
         if "wsgi.input_terminated" not in request.environ:
             return  # Werkzeug reads nothing of a body of unknown length the server left open
         body = _read_at_most(stream, limit + 1)
         if len(body) > limit:
-            _refuse(stream)
+            _refuse(stream, DRAIN_BYTES)
         request.environ["wsgi.input"] = io.BytesIO(body)
 
 
-def _refuse(stream) -> None:
-    """The 413 page, once what can be read of the body is read and dropped; then close."""
-    _drain(stream)
+def _refuse(stream, length: int) -> None:
+    """The 413 page, once what can be read of the body is read and dropped; then close.
+
+    ``length``: what is left to read (the Content-Length; a chunked body ends by itself).
+    """
+    _drain(stream, min(length, DRAIN_BYTES))
     response = Response(render_template("errors/413.html", reason=None), 413)
     response.headers["Connection"] = "close"
     abort(response)
 
 
-def _drain(stream) -> None:
+def _drain(stream, left: int) -> None:
+    """Read and drop ``left`` bytes at most, for DRAIN_SECONDS at most (never past the body:
+    some servers' input streams wait for more once it is read)."""
     deadline = time.monotonic() + DRAIN_SECONDS
-    left = DRAIN_BYTES
     while left > 0 and time.monotonic() < deadline:
         chunk = stream.read(min(left, 65536))
         if not chunk:
