@@ -237,6 +237,14 @@ def test_chromium_goes_through_an_activation_over_tls(browser, site, accounts, d
         expect(page.get_by_role("heading", name="Compte activé !")).to_be_visible()
         assert page.url.startswith(site.url)
         shots.take(page, "compte-active")
+        # A body over the limit, sent by the browser (HTTP/2): nginx's page, in French.
+        refused = page.evaluate(
+            "async url => { const r = await fetch(url, {method: 'POST', body: 'a'.repeat(200000),"
+            " headers: {'Content-Type': 'application/x-www-form-urlencoded'}});"
+            " return [r.status, await r.text()]; }",
+            f"{site.url}activation",
+        )
+        assert refused[0] == 413 and "Envoi trop volumineux" in refused[1], refused
 
         [message] = deliver(1)
         link = link_in(message)
