@@ -3,8 +3,9 @@
 # slapd (with its ppolicy, argon2 and syncprov modules), the ldap-utils, redis-server (its
 # binary also runs the Sentinels: redis-server --sentinel), nginx (the load balancer of
 # make demo-cluster and the cluster tests; on Debian 12 nginx-light is only a transitional
-# package pulling nginx), Chromium for the browser tests, npm for axe-core, and a font for the
-# screenshots.
+# package pulling nginx), Chromium for the browser tests, npm for axe-core, a font for the
+# screenshots, and promtool (only that binary, out of Debian's prometheus package: the tests
+# check deploy/prometheus/ with it; no Prometheus server is installed or started).
 # Safe to run again: it does nothing then.
 set -euo pipefail
 
@@ -18,11 +19,15 @@ command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 [[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] || missing+=(fonts-dejavu-core)
+need_promtool=false
+command -v promtool >/dev/null 2>&1 || need_promtool=true
 
-if ((${#missing[@]} == 0)); then
+if ((${#missing[@]} == 0)) && ! $need_promtool; then
   exit 0
 fi
-mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+if ((${#missing[@]} > 0)); then
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+fi
 
 sudo=()
 if [[ $(id -u) != 0 ]]; then
@@ -35,9 +40,21 @@ if [[ $(id -u) != 0 ]]; then
   fi
 fi
 
-echo "Installing Debian packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
+if $need_promtool; then
+  echo "Installing promtool (from Debian's prometheus package) as /usr/local/bin/promtool"
+  download=$(mktemp -d)
+  chmod 0777 "$download"  # apt's _apt user writes the download there
+  (cd "$download" && apt-get download -qq prometheus >/dev/null)
+  dpkg-deb --fsys-tarfile "$download"/prometheus_*.deb | tar -x -C "$download" ./usr/bin/promtool
+  "${sudo[@]}" install -m 0755 "$download/usr/bin/promtool" /usr/local/bin/promtool
+  rm -rf "$download"
+fi
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+echo "Installing Debian packages: ${missing[*]}"
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 
 # The packages start system-wide daemons (ports 389, 6379 and 80); the project starts its own

@@ -117,10 +117,14 @@ class Nginx:
             *extra,
         ]
 
+    def config(self) -> str:
+        """The nginx.conf this instance runs (devstack/nginx_site.py runs the shipped site)."""
+        return nginx_config(self.workdir, self.port, self.upstreams)
+
     def start(self, timeout: float = 10) -> None:
         for name in TEMP_DIRS:
             (self.workdir / "tmp" / name).mkdir(parents=True, exist_ok=True)
-        self.config_path.write_text(nginx_config(self.workdir, self.port, self.upstreams))
+        self.config_path.write_text(self.config())
         check = subprocess.run(self._command("-t", "-q"), capture_output=True, text=True)
         if check.returncode != 0:
             raise RuntimeError(f"nginx refused {self.config_path}:\n{check.stderr.strip()}")
