@@ -137,6 +137,10 @@ def app_settings(slapd: Slapd | None = None, redis_url: str = "", smtp_port: int
         "CAS_INTERRUPT_USERNAME": "cas",
         "CAS_INTERRUPT_PASSWORD": INTERRUPT_PASSWORD,
         "ALLOWED_HOSTS": ["localhost"],  # Flask's test client speaks as "localhost"
+        # No metrics port unless a test asks for one (a fixed port would be shared by every
+        # server a test starts): tests/test_metrics.py gives free ones.
+        "METRICS_BIND": "",
+        "METRICS_WORKER_BIND": "",
     }
 
 

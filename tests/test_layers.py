@@ -21,7 +21,10 @@ PACKAGE = Path(__file__).resolve().parent.parent / "ent_idp"
 # or folder of it). Units of "base" may import each other; in every other layer, a unit
 # imports only its own files and the layers below.
 LAYERS: list[tuple[str, set[str]]] = [
-    ("base", {"errors", "settings", "audit", "languages", "shipped", "mail_records"}),
+    (
+        "base",
+        {"errors", "settings", "audit", "languages", "shipped", "mail_records", "metrics", "logs"},
+    ),
     ("services", {"directory", "store", "mails", "cas"}),
     ("core", {"core"}),
     ("domain", {"domain"}),

@@ -1,6 +1,6 @@
 """The ``ent-idp`` command: serve the app, deliver mail, and the admin commands.
 
-Each command's module registers it on ``main``: ``serve`` (gunicorn, ``accesslog``),
+Each command's module registers it on ``main``: ``serve`` (gunicorn, ``gunicorn_logging``),
 ``worker`` (the mail worker, ``mail-requeue-dead``), ``admin`` (reset, import, status,
 check; their files in ``outputs``). Parsing and printing only: the work is in
 ``ent_idp.domain``.

@@ -31,6 +31,7 @@ def mail_worker(config_file: str | None, once: bool) -> None:
     app = load_app(config_file)
     with app.app_context():
         mail = resources().settings.mail
+        _serve_metrics(resources())
     warning = unverified_tls_warning(mail)
     if warning:
         log.warning("%s", warning)
@@ -40,7 +41,7 @@ def mail_worker(config_file: str | None, once: bool) -> None:
     sender = Sender()
     with app.app_context():
         queue = resources().store.mail_queue
-        click.echo(f"mail worker: sending to {mail.server}:{mail.port}")
+        log.info("mail worker: sending to %s:%s", mail.server, mail.port)
         recovered = queue.recover()
         if recovered:
             log.info("put back %d message(s) left by a previous worker", recovered)
@@ -64,6 +65,22 @@ def mail_worker(config_file: str | None, once: bool) -> None:
             if once and not sent and queue.pending() == 0:
                 break
         sender.close()
+
+
+def _serve_metrics(found) -> None:
+    """Mails sent / retried / dead, the queue's depth and age, on [metrics] worker_bind."""
+    from ..web import metrics
+
+    bind = found.settings.metrics.worker_bind
+    if bind and metrics.multiprocess_dir():
+        log.warning(
+            "PROMETHEUS_MULTIPROC_DIR is set for the mail worker: its metrics would add up "
+            "every process that writes there (the app's too); unset it for the worker"
+        )
+    sock = metrics.listen(bind, "[metrics] worker_bind") if bind else None
+    if sock is not None:
+        collector = metrics.QueueCollector(found.store.mail_queue.snapshot)
+        metrics.serve(sock, metrics.registry(collector))
 
 
 @main.command("mail-requeue-dead")

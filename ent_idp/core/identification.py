@@ -27,14 +27,17 @@ ALL_STATES = frozenset(AccountState)
 ADMIN_LOCK = "000001010000Z"  # pwdAccountLockedTime of a lock only an administrator lifts
 
 
-def check_credentials(login: str, password: str, states: frozenset = ALL_STATES) -> Account:
+def check_credentials(
+    login: str, password: str, states: frozenset = ALL_STATES, *, flow: str
+) -> Account:
     """The account whose password this is, if its state is one of ``states``.
 
     Raises Throttled (held back: no bind made) or IdentificationFailed (whatever the
     reason); an attempt the directory could not answer counts nothing against the user.
+    ``flow`` names the page that asked (``activation``, ``compte``…) in the audit log.
     """
     r = resources()
-    attempt = _admit(login, lambda: r.store.throttle.attempt(client_scope()))
+    attempt = _admit(login, flow, lambda: r.store.throttle.attempt(client_scope()))
     with attempt:
         try:
             account: Account | None = r.directory.find(login)
@@ -43,7 +46,7 @@ def check_credentials(login: str, password: str, states: frozenset = ALL_STATES)
         real = account is not None and account.state in states and not _locked(account)
         dn = account.dn if account is not None else None
         device = devices.known(dn) if dn else None
-        _admit(login, lambda: attempt.admit_account(dn, login, device=device, bind=real))
+        _admit(login, flow, lambda: attempt.admit_account(dn, login, device=device, bind=real))
         target = account.dn if real and account else r.settings.ldap.decoy_dn
         checked = r.directory.check_password(target, password)
         if real and account and checked is PasswordCheck.OK:
@@ -51,15 +54,15 @@ def check_credentials(login: str, password: str, states: frozenset = ALL_STATES)
             devices.remember(account.dn)
             return account
         attempt.failed()
-    audit.event("identification", login, "failed", reason=_reason(account, real))
+    audit.event("identification", login, "failed", flow=flow, reason=_reason(account, real))
     raise IdentificationFailed()
 
 
-def _admit(login: str, admit):
+def _admit(login: str, flow: str, admit):
     try:
         return admit()
     except Throttled as exc:
-        audit.event("identification", login, "held-back", wait=exc.wait_seconds)
+        audit.event("identification", login, "held-back", flow=flow, wait=exc.wait_seconds)
         raise
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from .. import mails
 from ..directory import Account
+from ..logs import current_request_id
 from ..store import Limit, TokenPurpose
 from .resources import resources
 from .urls import public_url_for
@@ -21,7 +22,10 @@ RESENDS = Limit("resend", most=5, window_seconds=24 * 3600)
 
 
 def queue(message: dict) -> None:
-    resources().store.mail_queue.push(message)
+    """Queue ``message``, with the id of the request that asked for it (for the logs)."""
+    request_id = current_request_id()
+    extra = {"request_id": request_id} if request_id else {}
+    resources().store.mail_queue.push({**message, **extra})
 
 
 def send_validation(dn: str, login: str, address: str, previous: str | None = None) -> None:

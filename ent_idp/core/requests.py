@@ -17,6 +17,7 @@ from flask_babel import force_locale
 from .. import audit
 from ..errors import DirectoryUnavailable, StoreUnavailable
 from ..languages import DEFAULT, LANGUAGES, current_language
+from ..logs import current_request_id, on_behalf_of
 from ..store import Limit
 from ..store.requests import RequestQueue
 from .addresses import client_scope
@@ -35,7 +36,12 @@ def ask(queue: RequestQueue, event: str, login: str) -> None:
     if not resources().store.limits.admit(limit, client_scope()):
         audit.event(event, login, "held-back")
         return
-    queued = {"login": login, "at": time.time(), "lang": current_language()}
+    queued = {
+        "login": login,
+        "at": time.time(),
+        "lang": current_language(),
+        "request_id": current_request_id(),
+    }
     if not queue.push(json.dumps(queued)):
         audit.event(event, login, "dropped", reason="queue-full")
         return
@@ -63,7 +69,8 @@ def process(queue: RequestQueue, event: str, handle: Callable[[str], None], most
         try:
             queued = json.loads(raw)
             language = queued.get("lang") if queued.get("lang") in LANGUAGES else DEFAULT
-            with force_locale(language):  # the mail in the language the user asked in
+            # The mail in the language the user asked in; the log under their request's id.
+            with force_locale(language), on_behalf_of(queued.get("request_id")):
                 handle(queued["login"])
         except DirectoryUnavailable:
             queue.put_back(raw)

@@ -16,7 +16,13 @@ from ldap3.operation.search import compile_filter, parse_filter
 from ldap3.utils.asn1 import encode as ber_encode
 from ldap3.utils.conv import escape_filter_chars
 
-from ..errors import AccountNotFound, Conflict, PasswordRejected, WriteUnconfirmed
+from ..errors import (
+    AccountNotFound,
+    Conflict,
+    DirectoryUnavailable,
+    PasswordRejected,
+    WriteUnconfirmed,
+)
 from .accounts import Account, AccountState, PasswordCheck, ldap_time
 from .connections import Connections, secret
 from .errors import INVALID_CREDENTIALS, raise_for_search, raise_for_write
@@ -70,8 +76,12 @@ class AppDirectory:
         return PasswordCheck.WRONG
 
     def check_bind(self) -> None:
-        """The app account binds (else raises)."""
-        self.connections.run(lambda conn: None)
+        """The app account is bound and the directory answers it (else raises).
+
+        A WhoAmI (RFC 4532) on a pooled connection: one round trip, no hashing; a connection
+        the directory dropped is replaced by a new bind as the app account.
+        """
+        self.connections.run(_who_am_i)
 
     def _search(
         self, conn: ldap3.Connection, search_filter: str, base: str = "", scope: str = ldap3.SUBTREE
@@ -232,6 +242,12 @@ class AppDirectory:
         # Sent twice: the first went unanswered (lost, or the connection died), and may
         # have been applied; a refusal of the second may be the first one's doing.
         raise_for_write(result, dn, retried=len(sent) > 1)
+
+
+def _who_am_i(conn: ldap3.Connection) -> None:
+    conn.extend.standard.who_am_i()
+    if conn.result.get("result") != 0:
+        raise DirectoryUnavailable(f"WhoAmI refused: {conn.result.get('description')}")
 
 
 def encode_filter(search_filter: str) -> bytes:

@@ -27,6 +27,7 @@ from ..errors import DirectoryUnavailable
 from ..settings.sections import AdminSettings, LdapSettings
 from . import tls
 from .errors import COMMUNICATION_ERRORS, AdminNotConfigured, LDAPBindError, LDAPException
+from .metered import MeteredConnection
 
 log = logging.getLogger("ent_idp.directory")
 
@@ -71,7 +72,7 @@ class Connections:
         server = ldap3.Server(
             self.ldap.url, get_info=ldap3.NONE, connect_timeout=self.ldap.timeout, tls=self._tls
         )
-        conn = ldap3.Connection(
+        conn = MeteredConnection(  # ldap3.Connection, each call timed and its errors counted
             server,
             user=user,
             password=secret(password) if password else None,
@@ -109,7 +110,8 @@ class Connections:
                 close_all(self._app)  # they went away with the same server
                 if attempt == 2:
                     raise DirectoryUnavailable(str(exc)) from exc
-                log.info("LDAP connection lost (%s); reconnecting", exc)
+                if conn is not None:  # a pooled connection broke (not: none could be opened)
+                    log.info("LDAP connection lost (%s); reconnecting", exc)
                 continue
             except BaseException:
                 if conn is not None:

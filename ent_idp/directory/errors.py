@@ -17,6 +17,7 @@ from ..errors import (
     PasswordRejected,
     WriteUnconfirmed,
 )
+from ..metrics import LDAP_ERRORS, LdapErrorKind
 
 log = logging.getLogger("ent_idp.directory")
 
@@ -52,6 +53,26 @@ _PPOLICY_REASONS = (
 )
 
 
+def error_kind(exc: BaseException) -> LdapErrorKind:
+    """What kind of failure an exception ldap3 raised is (``ent_idp_ldap_errors_total``)."""
+    message = str(exc).lower()
+    if isinstance(exc, ldap_errors.LDAPStartTLSError | ldap_errors.LDAPCertificateError):
+        return LdapErrorKind.TLS
+    if "[ssl" in message or "certificate" in message or "ssl wrapping" in message:
+        return LdapErrorKind.TLS
+    if isinstance(exc, ldap_errors.LDAPResponseTimeoutError) or "timed out" in message:
+        return LdapErrorKind.TIMEOUT
+    if isinstance(exc, COMMUNICATION_ERRORS):
+        return LdapErrorKind.UNAVAILABLE
+    return LdapErrorKind.OTHER
+
+
+def _unexpected(message: str) -> DirectoryUnavailable:
+    """An answer no caller expects (a result code): counted as kind ``other``."""
+    LDAP_ERRORS.labels(LdapErrorKind.OTHER.value).inc()
+    return DirectoryUnavailable(message)
+
+
 class AdminNotConfigured(DirectoryUnavailable):
     """The admin commands need ``[admin] bind_dn`` and ``bind_password``."""
 
@@ -73,13 +94,13 @@ def raise_for_write(result: dict, dn: str, retried: bool) -> None:
     log.error(
         "LDAP modify of %s failed: %s %s", dn, result.get("description"), result.get("message")
     )
-    raise DirectoryUnavailable(f"modify failed: {result.get('description')}")
+    raise _unexpected(f"modify failed: {result.get('description')}")
 
 
 def raise_for_search(result: dict) -> None:
     """Success, a base that is gone (no entries) or two matches (ambiguous) are answers."""
     if result.get("result") not in (SUCCESS, SIZE_LIMIT_EXCEEDED, NO_SUCH_OBJECT):
-        raise DirectoryUnavailable(f"search failed: {result.get('description')}")
+        raise _unexpected(f"search failed: {result.get('description')}")
 
 
 def raise_for_admin(result: dict, what: str) -> None:

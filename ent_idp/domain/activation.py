@@ -37,13 +37,15 @@ def identify(kind: Kind, login: str, password: str, service: str) -> Flow:
     account (users click the wrong link); the CGU flow takes active accounts whose accepted
     version is not the current one, and sends pending or reset ones to their own flow.
     """
-    account = check_credentials(login, password, ALL_STATES if kind is Kind.CGU else COMPLETING)
+    states = ALL_STATES if kind is Kind.CGU else COMPLETING
+    account = check_credentials(login, password, states, flow=kind.value)
+    asked = kind.value
     if kind is Kind.CGU and account.needs_completion:
         kind = Kind.completing(account)
     elif kind is Kind.CGU and account.cgu_version == resources().settings.cgu.version:
-        audit.event("identification", login, "failed", reason="nothing-to-do")
+        audit.event("identification", login, "failed", flow=asked, reason="nothing-to-do")
         raise NothingToDo()
-    audit.event("identification", login, "ok", flow=kind.value)
+    audit.event("identification", login, "ok", flow=asked, started=kind.value)
     return flows.start(kind, account, service)
 
 
@@ -75,7 +77,7 @@ def complete(flow: Flow, password: str) -> None:
                 flows.update(flow, write_pending=False)
                 audit.event(flow.kind, login, "conflict")
                 raise
-            audit.event(flow.kind, login, "ok", recovered=True)
+            audit.event(flow.kind, login, "ok", recovered=True, **_accepted(flow))
             _finish(flow, account)
             return
         except PasswordRejected as exc:
@@ -85,8 +87,16 @@ def complete(flow: Flow, password: str) -> None:
         except (AccountNotFound, DirectoryUnavailable):
             audit.event(flow.kind, login, "unavailable")
             raise
-        audit.event(flow.kind, login, "ok")
+        audit.event(flow.kind, login, "ok", **_accepted(flow))
         _finish(flow)
+
+
+def _accepted(flow: Flow) -> dict[str, str]:
+    """The CGU version the final write recorded, when the user accepted it in this flow."""
+    version = resources().settings.cgu.version
+    if flow.cgu_accepted and flow.account.cgu_version != version:
+        return {"cgu_version": version}
+    return {}
 
 
 def _write(flow: Flow, password: str) -> None:

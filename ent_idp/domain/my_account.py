@@ -107,13 +107,16 @@ def check_current_password(account: Account, password: str, event: str) -> None:
     """
     devices.remember(account.dn)  # logged in through CAS: this browser has its own bucket
     try:
-        found = check_credentials(account.login, password, frozenset({AccountState.ACTIVE}))
+        found = check_credentials(
+            account.login, password, frozenset({AccountState.ACTIVE}), flow="compte"
+        )
     except IdentificationFailed:
         audit.event(event, account.login, "failed", reason="current-password")
         raise
     if found.dn != account.dn:  # the login names another entry now
         audit.event(event, account.login, "failed", reason="other-entry")
         raise IdentificationFailed()
+    audit.event("identification", account.login, "ok", flow="compte")
 
 
 def request_backup_change(account: Account, current: str, address: str) -> None:

@@ -54,6 +54,13 @@ def check(settings: dict) -> None:
             "setting [throttle] ppolicy_failure_count_interval must be your policy's "
             "pwdFailureCountInterval in seconds (more than 0), or set ppolicy_max_failure = 0"
         )
+    for name in ("METRICS_BIND", "METRICS_WORKER_BIND"):
+        if settings[name]:
+            host_and_port(settings[name], f"[metrics] {name[8:].lower()}")
+    if settings["HEALTH_MAIL_QUEUE_MAX_AGE_SECONDS"] < 0:
+        raise ConfigError(
+            "setting [health] mail_queue_max_age_seconds must be 0 (no such check) or more"
+        )
     if settings["ACCOUNT_SESSION_MAX_MINUTES"] <= 0:
         raise ConfigError("setting [account] session_max_minutes must be more than 0, e.g. 60")
     for entry in settings["CAS_LOGOUT_ADDRESSES"]:
@@ -99,3 +106,15 @@ def networks(values: Any) -> tuple:
                 '(e.g. "10.0.0.2", "10.0.0.0/24" or "2001:db8::/64")'
             ) from None
     return tuple(networks)
+
+
+def host_and_port(value: str, where: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:9101`` for IPv6) as (host, port); ConfigError naming ``where``."""
+    host, _, port = value.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(
+            f'setting {where} must be HOST:PORT, e.g. 127.0.0.1:9101 (or "" for none), '
+            f"not {value!r}"
+        )
+    return host, int(port)

@@ -106,6 +106,12 @@ DEFAULTS: dict[tuple[str, str], Any] = {
     ("throttle", "ppolicy_max_failure"): 10,
     ("throttle", "ppolicy_failure_count_interval"): 900,
     ("throttle", "ppolicy_lockout_duration"): 900,
+    # Prometheus metrics, each on a port of its own (never the app's): HOST:PORT, "" for
+    # none. On the loopback by default: they say who uses the service and how it fails.
+    ("metrics", "bind"): "127.0.0.1:9101",
+    ("metrics", "worker_bind"): "127.0.0.1:9102",
+    # /readyz fails once the oldest queued mail has waited this long (0: never).
+    ("health", "mail_queue_max_age_seconds"): 900,
     # The admin commands (ent-idp reset, import, check): an account with manage rights.
     ("admin", "bind_dn"): "",
     ("admin", "bind_password"): "",

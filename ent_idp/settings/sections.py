@@ -142,6 +142,17 @@ class ThrottleSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    bind: str  # HOST:PORT of the app's metrics ("" for none)
+    worker_bind: str  # the mail worker's
+
+
+@dataclass(frozen=True)
+class HealthSettings:
+    mail_queue_max_age_seconds: int
+
+
+@dataclass(frozen=True)
 class AdminSettings:
     bind_dn: str  # the admin commands' account, with manage rights
     bind_password: str
@@ -169,6 +180,8 @@ class Settings:
     http: HttpSettings
     password: PasswordSettings
     throttle: ThrottleSettings
+    metrics: MetricsSettings
+    health: HealthSettings
     admin: AdminSettings
     trusted_proxy_networks: tuple[Network, ...] = field(default=(), metadata=DERIVED)
     # Keys that are no setting of ours, passed to Flask as they are (tests: TESTING).

@@ -14,10 +14,10 @@ from ..settings import Settings
 from .client import connect
 from .flows import FlowRecords
 from .forwarded import ForwardedHeaderLog
-from .keys import CHECK_SECONDS, Keys
+from .keys import CHECK_SECONDS, READY_SECONDS, Keys
 from .limits import Limit, RateLimiter
 from .locks import AccountLocks
-from .mail_queue import MailQueue
+from .mail_queue import MailQueue, QueueSnapshot
 from .pending import PendingAddresses
 from .requests import RequestQueue
 from .sessions import AccountSessions
@@ -27,6 +27,7 @@ from .transaction import Transactions
 
 __all__ = [
     "Limit",
+    "QueueSnapshot",
     "Store",
     "TokenPurpose",
     "TokenRecord",
@@ -77,6 +78,10 @@ class Store:
         key = self.keys.check(secrets.token_hex(8))
         self.redis.set(key, "1", ex=CHECK_SECONDS)
         self.redis.delete(key)
+
+    def mark_ready(self) -> None:
+        """One write that expires by itself (/readyz, every second); raises StoreUnavailable."""
+        self.redis.set(self.keys.ready(), "1", ex=READY_SECONDS)
 
     def close(self) -> None:
         self.redis.close()

@@ -3,24 +3,43 @@
 Every command goes through ``execute_command`` and every pipeline through ``execute``: a
 connection refused, a timeout, or an answer that refuses the command (READONLY on a replica
 after a failover, OOM, LOADING) is raised once as the project's own exception, ``from`` the
-original. ``NOSCRIPT`` passes through: redis-py loads the script and retries. Sentinel (a
-master found by name) would change ``connect`` only.
+original, and counted by kind (``ent_idp_redis_errors_total``). ``NOSCRIPT`` passes
+through: redis-py loads the script and retries. Sentinel (a master found by name) would
+change ``connect`` only.
 """
 
 from __future__ import annotations
 
 import redis
 from redis.client import Pipeline
-from redis.exceptions import ConnectionError, NoScriptError, ResponseError, TimeoutError
+from redis.exceptions import (
+    ConnectionError,
+    NoScriptError,
+    ReadOnlyError,
+    ResponseError,
+    TimeoutError,
+)
 
 from ..errors import StoreUnavailable
+from ..metrics import REDIS_ERRORS, RedisErrorKind
 from ..settings.sections import RedisSettings
 
 _UNAVAILABLE = (ConnectionError, TimeoutError, ResponseError)
 
 
 def _translated(exc: Exception) -> StoreUnavailable:
+    REDIS_ERRORS.labels(error_kind(exc).value).inc()
     return StoreUnavailable(f"{type(exc).__name__}: {exc}")
+
+
+def error_kind(exc: Exception) -> RedisErrorKind:
+    if isinstance(exc, TimeoutError):
+        return RedisErrorKind.TIMEOUT
+    if isinstance(exc, ReadOnlyError) or str(exc).startswith("READONLY"):
+        return RedisErrorKind.READONLY
+    if isinstance(exc, ConnectionError):
+        return RedisErrorKind.UNAVAILABLE
+    return RedisErrorKind.OTHER
 
 
 class _Pipeline(Pipeline):

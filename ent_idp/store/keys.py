@@ -24,8 +24,11 @@ limit:<name>:<scope>                one rate limiter's window (limits); the wind
 recovery:requests, unlock:requests  requests for the mail worker; REQUESTS_TTL_SECONDS
 mail:queue, :processing, :delayed   mail work; none
 mail:dead                           mail that cannot be sent (bounded); DEAD_TTL_SECONDS
+mail:waiting                        when each message being retried was queued (its age,
+                                    for /readyz); MAIL_WAITING_SECONDS after the last
 untrusted-forwarded                 the last untrusted forwarding peer; NOTE_SECONDS
 check:<random>                      ent-idp check's write test; CHECK_SECONDS
+ready                               /readyz's write test (one key for all); READY_SECONDS
 ==================================  =====================================================
 """
 
@@ -42,6 +45,8 @@ REQUESTS_TTL_SECONDS = 24 * 3600  # requests no worker took by then are dropped
 DEAD_TTL_SECONDS = 30 * 24 * 3600  # after the last message buried
 NOTE_SECONDS = 24 * 3600
 CHECK_SECONDS = 60
+READY_SECONDS = 10
+MAIL_WAITING_SECONDS = 4 * 24 * 3600  # past the mail worker's 3 days of retries
 
 
 def digest(value: str) -> str:
@@ -113,3 +118,6 @@ class Keys:
 
     def check(self, value: str) -> str:
         return self._name("check", value)
+
+    def ready(self) -> str:
+        return self._name("ready")

@@ -8,6 +8,12 @@ a delayed set and comes back after a growing pause, until it is older than ``max
 Anything else (a record that is not a message, an address SMTP cannot carry, a 5xx refusal)
 cannot succeed by retrying: the message goes to the dead list with its reason and the
 worker goes on with the next one.
+
+Each outcome is counted (``ent_idp_mails_total{result}``: sent, retried, dead) and logged
+with the id of the request that queued the message. A message being retried is also noted
+in ``mail:waiting`` with the time it was first queued, so the age of the oldest message
+waiting (``snapshot``: /readyz and the metrics) is read in one round trip, whichever list
+holds it.
 """
 
 from __future__ import annotations
@@ -18,12 +24,15 @@ import re
 import smtplib
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import redis
 
+from ..logs import FIELDS
 from ..mail_records import NotAMessage, check_message, masked
-from .keys import DEAD_TTL_SECONDS, Keys
+from ..metrics import MAILS, MailResult
+from .keys import DEAD_TTL_SECONDS, MAIL_WAITING_SECONDS, Keys, digest
 from .transaction import Transactions
 
 log = logging.getLogger("ent_idp.mailqueue")
@@ -53,6 +62,13 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, smtplib.SMTPException | OSError)
 
 
+@dataclass(frozen=True)
+class QueueSnapshot:
+    depth: int  # messages waiting: queued, being sent, waiting for a retry
+    oldest_seconds: float  # how long the oldest of them has waited; 0 if none
+    dead: int  # entries in the dead list
+
+
 class MailQueue:
     def __init__(self, client: redis.Redis, keys: Keys, transaction: Transactions):
         self.redis = client
@@ -61,6 +77,7 @@ class MailQueue:
         self.processing = keys.mail("processing")
         self.delayed = keys.mail("delayed")
         self.dead = keys.mail("dead")
+        self.waiting = keys.mail("waiting")
         self._promote = client.register_script(_PROMOTE)
 
     def push(self, message: dict[str, Any]) -> None:
@@ -76,6 +93,25 @@ class MailQueue:
         pipe = self.redis.pipeline()
         pipe.llen(self.queue).llen(self.processing).zcard(self.delayed)
         return sum(pipe.execute())
+
+    def snapshot(self, now: float | None = None) -> QueueSnapshot:
+        """Depth, age of the oldest message waiting, dead entries: one round trip.
+
+        The oldest is the first queued of the queue (its right end), of the messages being
+        sent, and of those being retried (``mail:waiting``).
+        """
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.llen(self.queue).llen(self.processing).zcard(self.delayed).llen(self.dead)
+        pipe.lindex(self.queue, -1).lrange(self.processing, 0, 9)
+        pipe.zrange(self.waiting, 0, 0, withscores=True)
+        queued, processing, delayed, dead, last, sending, retried = pipe.execute()
+        times = [_queued_time(raw) for raw in [last, *sending] if raw is not None]
+        times += [score for _, score in retried]
+        times = [t for t in times if t is not None]
+        now = time.time() if now is None else now
+        depth = queued + processing + delayed
+        oldest = max(0.0, now - min(times)) if times and depth else 0.0
+        return QueueSnapshot(depth=depth, oldest_seconds=oldest, dead=dead)
 
     def recover(self) -> int:
         """Put back what a previous worker was sending when it stopped."""
@@ -126,20 +162,32 @@ class MailQueue:
             else:
                 self._bury(raw, record, _reason(exc, record))
         else:
-            log.info("mail sent to %s", masked(message["to"]))
-            self._finish(raw)
+            MAILS.labels(MailResult.SENT.value).inc()
+            log.info("mail sent to %s", masked(message["to"]), extra=_about(message))
+            self._finish(raw, message)
         return True
 
-    def _finish(self, raw: str) -> None:
-        self.redis.lrem(self.processing, 1, raw)
+    def _finish(self, raw: str, message: dict) -> None:
+        pipe = self.redis.pipeline()
+        pipe.lrem(self.processing, 1, raw)
+        pipe.zrem(self.waiting, _waiting_id(message))
+        pipe.execute()
 
     def _bury(self, raw: str, record: Any, reason: str) -> None:
         """Move a message that cannot be sent to the dead list, with its reason and time."""
-        log.error("mail to %s moved to the dead list: %s", _recipient(record), reason)
+        MAILS.labels(MailResult.DEAD.value).inc()
+        log.error(
+            "mail to %s moved to the dead list: %s",
+            _recipient(record),
+            reason,
+            extra=_about(record),
+        )
         entry = {"reason": reason, "at": time.time()}
         entry.update({"message": record} if isinstance(record, dict) else {"raw": raw})
         pipe = self.redis.pipeline()
         pipe.lrem(self.processing, 1, raw)
+        if isinstance(record, dict) and isinstance(record.get("queued"), int | float):
+            pipe.zrem(self.waiting, _waiting_id(record))
         pipe.lpush(self.dead, json.dumps(entry))
         pipe.ltrim(self.dead, 0, DEAD_MAX - 1)
         pipe.expire(self.dead, DEAD_TTL_SECONDS)
@@ -152,16 +200,40 @@ class MailQueue:
             self._bury(raw, message, reason)
             return
         delay = min(retry_seconds * 2 ** (message["attempts"] - 1), MAX_BACKOFF_SECONDS)
+        MAILS.labels(MailResult.RETRIED.value).inc()
         log.warning(
             "mail to %s not sent (%s); retry in %ds",
             masked(message["to"]),
             _reason(exc, message),
             delay,
+            extra=_about(message),
         )
         pipe = self.redis.pipeline()
         pipe.lrem(self.processing, 1, raw)
         pipe.zadd(self.delayed, {json.dumps(message): time.time() + delay})
+        pipe.zadd(self.waiting, {_waiting_id(message): message["queued"]}, nx=True)
+        pipe.expire(self.waiting, MAIL_WAITING_SECONDS)
         pipe.execute()
+
+
+def _waiting_id(message: dict) -> str:
+    """A message's name in ``mail:waiting``: the same through every retry (its record is
+    rewritten at each one), never its address in clear."""
+    return f"{message['queued']!r}:{digest(str(message.get('to')))[:16]}"
+
+
+def _queued_time(raw: str) -> float | None:
+    try:
+        queued = json.loads(raw).get("queued")
+    except (ValueError, AttributeError):
+        return None
+    return queued if isinstance(queued, int | float) else None
+
+
+def _about(record: Any) -> dict:
+    """The log fields of a message: the request that queued it, to follow it end to end."""
+    request_id = record.get("request_id") if isinstance(record, dict) else None
+    return {FIELDS: {"request_id": request_id}} if isinstance(request_id, str) else {}
 
 
 def _checked(record: Any) -> dict[str, Any]:
