@@ -1,4 +1,4 @@
-"""The access log of ``ent-idp serve`` (gunicorn) keeps no link token and no CAS ticket.
+"""The request lines of ``ent-idp serve`` keep no link token and no CAS ticket.
 
 The app is run as deployed: ``ent-idp serve --config FILE`` in its own process, on a free
 port, with a settings file pointing at the test services; its output is read afterwards.
@@ -7,6 +7,7 @@ port, with a settings file pointing at the test services; its output is read aft
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import subprocess
 import sys
@@ -15,9 +16,13 @@ from pathlib import Path
 
 import pytest
 import requests
+from werkzeug.routing import Map, Rule
 
 from devstack.ports import free_port, terminate, wait_for_port
+from ent_idp import create_app
 from ent_idp.settings import DEFAULTS, flask_name
+from ent_idp.web.redaction import KEY as REDACTOR
+from ent_idp.web.redaction import PUBLIC_ARGUMENTS, Redactor
 
 pytestmark = pytest.mark.security
 
@@ -70,45 +75,72 @@ def served(settings, cas_server, tmp_path):
         terminate(process)
 
 
-def access_lines(output: Path, count: int) -> list[str]:
-    """The access-log lines, once ``count`` of them were written (or the deadline passed)."""
+def access_lines(output: Path, count: int) -> list[dict]:
+    """The request lines (JSON), once ``count`` of them were written (or the deadline passed)."""
     deadline = time.monotonic() + 10
     while True:
-        lines = [line for line in output.read_text("utf-8").splitlines() if '"GET /' in line]
-        if len(lines) >= count or time.monotonic() > deadline:
-            return lines
+        lines = [json.loads(line) for line in output.read_text("utf-8").splitlines()]
+        requests_ = [line for line in lines if line.get("logger") == "ent_idp.request"]
+        if len(requests_) >= count or time.monotonic() > deadline:
+            return requests_
         time.sleep(0.05)
 
 
 def test_the_access_log_keeps_no_link_token_nor_cas_ticket(served):
     """Whoever reads the access log (an admin, a log shipper, a backup) must not be able to
-    use a validation link, a « Mot de passe oublié » link or a CAS ticket while it is still
-    valid: the secret is in the URL, which gunicorn logs in the request line and, for the
-    next requests of the page, in the Referer."""
+    use a validation link, a « Mot de passe oublié » or « Débloquer mon compte » link or a
+    CAS ticket while it is still valid: the secret is in the URL, which the app logs in each
+    request's line and, for the next requests of the page, in the Referer."""
     url, output = served
-    token = {name: secrets.token_urlsafe(32) for name in ("a", "b", "c", "d", "e", "f")}
+    token = {name: secrets.token_urlsafe(32) for name in "abcdefgh"}
     visits = [
         (f"validation/{token['a']}", f"{url}mot-de-passe-oublie/lien/{token['b']}"),
         (f"mot-de-passe-oublie/lien/{token['c']}", f"{url}compte?ticket=ST-1-{token['d']}"),
         (f"compte?ticket=ST-2-{token['e']}&lang=fr", f"{url}validation/{token['f']}"),
         ("static/ent-idp.css", f"{url}validation/{token['a']}/nouveau-lien"),
+        (f"deblocage/lien/{token['g']}", f"{url}deblocage/lien/{token['h']}?x=1"),
     ]
     with requests.Session() as browser:
         for path, referer in visits:
             browser.get(url + path, headers={"Referer": referer}, allow_redirects=False, timeout=10)
     lines = access_lines(output, len(visits))
-    logged = "\n".join(lines)
     assert len(lines) == len(visits), output.read_text("utf-8")
     for value in token.values():
         assert value not in output.read_text("utf-8")
 
     # The rest of each line is kept: method, path, status, Referer, user agent.
-    assert '"GET /validation/… HTTP/1.1" 200' in lines[0]
-    assert f'"{url}mot-de-passe-oublie/lien/…"' in lines[0]
-    assert '"GET /mot-de-passe-oublie/lien/… HTTP/1.1" 200' in lines[1]
-    assert f'"{url}compte?ticket=…"' in lines[1]
-    assert '"GET /compte?ticket=…&lang=fr HTTP/1.1"' in lines[2]
-    assert f'"{url}validation/…"' in lines[2]
-    assert '"GET /static/ent-idp.css HTTP/1.1" 200' in lines[3]
-    assert f'"{url}validation/…/nouveau-lien"' in lines[3]
-    assert logged.count("python-requests/") == len(visits)
+    logged = [(line["method"], line["path"], line["status"], line["referer"]) for line in lines]
+    assert logged == [
+        ("GET", "/validation/…", 200, f"{url}mot-de-passe-oublie/lien/…"),
+        ("GET", "/mot-de-passe-oublie/lien/…", 200, f"{url}compte?ticket=…"),
+        ("GET", "/compte?ticket=…&lang=fr", logged[2][2], f"{url}validation/…"),
+        ("GET", "/static/ent-idp.css", 200, f"{url}validation/…/nouveau-lien"),
+        ("GET", "/deblocage/lien/…", 200, f"{url}deblocage/lien/…?x=1"),
+    ]
+    assert all(line["user_agent"].startswith("python-requests/") for line in lines)
+
+
+def test_every_route_with_a_token_is_redacted(plain_settings):
+    """The list of secret paths is the app's own URL map, not a hand list that a new link
+    (« Débloquer mon compte » was one) can miss: every variable part of every route is
+    redacted, unless it is one of the few known to be public (a flow, a language, a file)."""
+    app = create_app(plain_settings)
+    redactor = app.extensions[REDACTOR]
+    secret_routes = {
+        rule.rule for rule in app.url_map.iter_rules() if set(rule.arguments) - PUBLIC_ARGUMENTS
+    }
+    assert {"/validation/<token>", "/deblocage/lien/<token>"} <= secret_routes
+    assert secret_routes <= set(redactor.routes)
+    for rule in secret_routes:
+        path = re.sub(r"<[^>]+>", "S3cr3t-Tok3n", rule)
+        assert "S3cr3t" not in redactor.redact(f"GET {path}?lang=fr"), rule
+    assert redactor.redact("/static/ent-idp.css") == "/static/ent-idp.css"
+    assert redactor.redact("/langue/en?next=/activation") == "/langue/en?next=/activation"
+
+
+def test_a_route_added_later_is_redacted_too():
+    """A route a future change adds is redacted as soon as the app learns its URL map."""
+    redactor = Redactor()
+    redactor.learn(Map([Rule("/nouveau/lien/<jeton>/suite"), Rule("/<kind>/etape")]))
+    assert redactor.redact("/nouveau/lien/abc123/suite?a=1") == "/nouveau/lien/…/suite?a=1"
+    assert redactor.redact("/activation/etape") == "/activation/etape"

@@ -9,7 +9,8 @@ in the response's ``X-Request-ID`` header, for a user to quote.
 
 Once the body is sent: ``ent_idp_http_requests_total{endpoint,method,status}`` and
 ``ent_idp_http_request_duration_seconds{endpoint}``, and one ``ent_idp.request`` line with
-the method, the path (redacted: ``redaction``), the status, the duration and the client.
+the method, the path and the Referer (redacted: ``redaction``), the status, the duration,
+the client and its user agent.
 /healthz and /readyz never get here (``health``): no line, no count, per call.
 """
 
@@ -83,6 +84,7 @@ class RequestTelemetry:
         HTTP_REQUESTS.labels(endpoint, method, str(status)).inc()
         HTTP_DURATION.labels(endpoint).observe(duration)
         path = self.redact(_target(environ))[:MAX_LOGGED_PATH]
+        referer = environ.get("HTTP_REFERER")
         fields = {
             "request_id": environ[REQUEST_ID],
             "route": environ.get(ENDPOINT),
@@ -91,6 +93,8 @@ class RequestTelemetry:
             "status": status,
             "duration_ms": round(duration * 1000, 1),
             "client": environ.get("REMOTE_ADDR"),
+            "referer": self.redact(referer)[:MAX_LOGGED_PATH] if referer else None,
+            "user_agent": environ.get("HTTP_USER_AGENT", "")[:MAX_LOGGED_PATH] or None,
         }
         log.info("%s %s %s", method, path, status, extra={FIELDS: fields})
 
