@@ -162,9 +162,9 @@ def app_log_settled(site: Site) -> str:
 
 
 def audited_clients(site: Site) -> list[str]:
-    """The client address of each audit line the app wrote (its log, JSON after the name)."""
-    lines = [line for line in app_log_settled(site).splitlines() if " ent_idp.audit " in line]
-    return [json.loads(line.split(" ent_idp.audit ", 1)[1])["client"] for line in lines]
+    """The client address of each audit line the app wrote (JSON lines, marked ``audit``)."""
+    lines = [json.loads(line) for line in app_log_settled(site).splitlines()]
+    return [line["audit"]["client"] for line in lines if "audit" in line]
 
 
 # -- the site file itself --------------------------------------------------------------
@@ -349,11 +349,34 @@ def test_metrics_are_never_served_through_nginx(site, path):
 @pytest.mark.security
 def test_readiness_is_for_the_load_balancer_only(site):
     """/readyz tells which backend is down: the site lets only the listed addresses
-    (the loopback, as shipped) through to the app; anyone else gets 403 from nginx."""
-    assert client(site, CLIENT).get(f"{site.direct}readyz", timeout=10).status_code == 403
-    assert "/readyz" not in app_log_settled(site)
-    client(site).get(f"{site.direct}readyz", timeout=10)
-    assert '"GET /readyz HTTP/1.1"' in app_log_settled(site)
+    (the loopback, as shipped) through to the app; anyone else gets 403 from nginx. The
+    load balancer calls it every second: the app writes no line for it."""
+    refused = client(site, CLIENT).get(f"{site.direct}readyz", timeout=10)
+    assert refused.status_code == 403 and "checks" not in refused.text
+    answer = client(site).get(f"{site.direct}readyz", timeout=10)
+    assert answer.status_code == 200
+    assert answer.json() == {
+        "status": "ready",
+        "checks": {"directory": "ok", "redis": "ok", "mail_queue": "ok"},
+    }
+    assert answer.headers["Cache-Control"] == "no-store"
+    assert "readyz" not in app_log_settled(site)
+
+
+def test_liveness_is_open_through_nginx(site):
+    """/healthz says only that the app answers, so anyone may ask it, over https, with the
+    site's HSTS; it is answered by the app (nginx's own error pages are HTML) and logged by
+    nothing but nginx."""
+    for method in ("GET", "HEAD"):
+        answer = client(site, CLIENT).request(method, f"{site.direct}healthz", timeout=10)
+        assert answer.status_code == 200, method
+        assert answer.headers["Content-Type"] == "application/json"
+        assert answer.headers["Strict-Transport-Security"] == "max-age=31536000"
+    assert answer.text == ""  # HEAD
+    assert client(site, CLIENT).get(f"{site.direct}healthz", timeout=10).json() == {
+        "status": "alive"
+    }
+    assert "healthz" not in app_log_settled(site)
 
 
 @pytest.mark.security
