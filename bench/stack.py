@@ -57,6 +57,9 @@ class Stack:
         self.smtp = SmtpSink(self.maildir, free_port())
         self.app_port = free_port()
         self.app_url = f"http://127.0.0.1:{self.app_port}/"
+        # The metrics are counted as in production (gunicorn's workers add up their files).
+        self.metrics_port, self.worker_metrics_port = free_port(), free_port()
+        self.metrics_dir = self.base / "metrics"
         self.bench_ou = f"ou=bench,{self.slapd.people_dn}"
         self._started: list = []
         self.children: dict[str, subprocess.Popen] = {}
@@ -231,6 +234,10 @@ retry_seconds = 2
 [cgu]
 version = "{CGU_VERSION}"
 text_file = "{ROOT / "config" / "cgu.example.txt"}"
+
+[metrics]
+bind = "127.0.0.1:{self.metrics_port}"
+worker_bind = "127.0.0.1:{self.worker_metrics_port}"
 """,
             encoding="utf-8",
         )
@@ -238,6 +245,10 @@ text_file = "{ROOT / "config" / "cgu.example.txt"}"
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
         env = {**os.environ, "ENT_IDP_CONFIG": str(self.write_config())}
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        if args[0] == "serve":  # as the unit does (/run/ent-idp); the mail worker counts alone
+            self.metrics_dir.mkdir(exist_ok=True)
+            env["PROMETHEUS_MULTIPROC_DIR"] = str(self.metrics_dir)
         out = open(self.base / f"{name}.log", "ab")  # noqa: SIM115 - kept by the child
         proc = subprocess.Popen(
             [sys.executable, "-m", "ent_idp", *args],

@@ -23,9 +23,12 @@ from .smtp_sink import SmtpSink
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var" / "demo"
-APP_URL = "http://127.0.0.1:5000/"
+APP_PORT = 5000
+APP_URL = f"http://127.0.0.1:{APP_PORT}/"
 CAS_URL = "http://127.0.0.1:8000/cas/"
 LDAP_PORT, REDIS_PORT, SMTP_PORT, CAS_PORT = 3389, 6380, 2525, 8000
+# Prometheus metrics, each process on its own port ([metrics] bind, worker_bind).
+METRICS_PORT, WORKER_METRICS_PORT = 9101, 9102
 CAS_SERVICES = ["http://127.0.0.1:5000/", "http://127.0.0.1:8000/"]
 INTERRUPT_PASSWORD = "demo-interrupt"
 
@@ -73,6 +76,10 @@ server = "127.0.0.1"
 port = {SMTP_PORT}
 sender = "ENT Val de Loire <ne-pas-repondre@ent.test>"
 retry_seconds = 5
+
+[metrics]
+bind = "127.0.0.1:{METRICS_PORT}"
+worker_bind = "127.0.0.1:{WORKER_METRICS_PORT}"
 
 [cgu]
 version = "2026-09"
@@ -127,13 +134,18 @@ def main() -> int:
         slapd.load_demo_accounts()
         config = write_config(slapd, redis)
         env = {**os.environ, "ENT_IDP_CONFIG": str(config)}
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # the mail worker counts alone
         cli = [sys.executable, "-m", "ent_idp"]
         with (VAR / "mail-worker.log").open("w") as log:
             children.append(
                 subprocess.Popen([*cli, "mail-worker"], env=env, stdout=log, stderr=log)
             )
+        # The two gunicorn workers add up their counts there, as under the unit (/run/ent-idp).
+        (VAR / "metrics").mkdir()
+        serving = {**env, "PROMETHEUS_MULTIPROC_DIR": str(VAR / "metrics")}
+        bind = f"127.0.0.1:{APP_PORT}"
         children.append(
-            subprocess.Popen([*cli, "serve", "--bind", "127.0.0.1:5000", "--workers", "2"], env=env)
+            subprocess.Popen([*cli, "serve", "--bind", bind, "--workers", "2"], env=serving)
         )
         wait_for_http(APP_URL, children[-1])
         print(
@@ -152,7 +164,13 @@ ent-idp demo is running (Ctrl-C stops everything).
                        admin {slapd.admin_dn} / {slapd.admin_password}
   Redis                {redis.url}
   SMTP sink            127.0.0.1:{SMTP_PORT}, every message as .eml in {smtp.maildir}
-  Config and logs      {VAR}
+  Config and logs      {VAR}  (the app's JSON lines below, the worker's in mail-worker.log)
+
+Monitoring (README.md › Production › Monitoring):
+  Liveness             {APP_URL}healthz
+  Readiness            {APP_URL}readyz  (directory, Redis, mail queue age; 503 if one fails)
+  Metrics, app         http://127.0.0.1:{METRICS_PORT}/metrics  (both gunicorn workers)
+  Metrics, mail worker http://127.0.0.1:{WORKER_METRICS_PORT}/metrics  (mails sent/retried/dead)
 
 Demo accounts:
 {ACCOUNTS}
