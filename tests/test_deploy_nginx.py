@@ -14,6 +14,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -296,6 +297,28 @@ def test_the_app_knows_its_requests_came_over_https(site, accounts):
     response = browser.post(f"{site.direct}activation", data=form, timeout=10)
     assert response.url.endswith("/activation/cgu")
     assert audited_clients(site) == ["127.0.0.1"]
+
+
+@pytest.mark.security
+def test_the_request_id_is_nginxs_never_the_clients(site):
+    """The request id leads an operator from a user's report to the lines of both logs; a
+    client must not choose it (to mix its requests with another user's lines, or write
+    into the logs): nginx overwrites X-Request-ID with its own id, which the app believes
+    from its trusted proxy only, answers in the header, and both logs carry."""
+    forged = "forged-request-id-0001"
+    answer = client(site, CLIENT).get(
+        f"{site.direct}activation", headers={"X-Request-ID": forged}, timeout=10
+    )
+    request_id = answer.headers["X-Request-ID"]
+    assert answer.status_code == 200 and request_id != forged
+    assert re.fullmatch(r"[0-9a-f]{32}", request_id)
+    lines = [json.loads(line) for line in app_log_settled(site).splitlines()]
+    [line] = [line for line in lines if line.get("request_id") == request_id]
+    assert (line["path"], line["status"]) == ("/activation", 200)
+    assert forged not in site.app_log_text()
+    site.nginx.stop()  # flushes the log
+    log = (site.nginx.workdir / "ent-idp.access.log").read_text()
+    assert f" {request_id}\n" in log and forged not in log
 
 
 @pytest.mark.security
