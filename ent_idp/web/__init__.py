@@ -17,6 +17,7 @@ from ..core.flows import Kind
 from ..core.resources import KEY as RESOURCES
 from ..core.resources import Resources
 from ..domain.backup_address import Resend
+from ..settings.sections import Conformity
 from ..shipped import templates_dir
 from ..store import TokenStatus
 from . import clients, errors, headers, i18n, limits, views
@@ -31,7 +32,9 @@ def create_app(overrides: dict | None = None, config_file: str | None = None) ->
     if loaded.testing:
         app.jinja_env.undefined = jinja2.StrictUndefined
     # What templates compare with: enum members, never literal strings.
-    app.jinja_env.globals.update(settings=loaded, Kind=Kind, Resend=Resend, Status=TokenStatus)
+    app.jinja_env.globals.update(
+        settings=loaded, Kind=Kind, Resend=Resend, Status=TokenStatus, Conformity=Conformity
+    )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
     app.extensions[settings.KEY] = loaded
