@@ -19,6 +19,7 @@ from ent_idp.core.resources import resources
 from ent_idp.domain import forgotten_login
 
 from .conftest import resources_of, store_of
+from .language import english_in, french_in, read_html, read_mail
 from .pages import csrf_token, submit, text
 
 pytestmark = pytest.mark.security
@@ -72,6 +73,36 @@ def test_one_match_mails_the_login_to_its_verified_address_only(client, accounts
     assert "http://cas.test/cas/login?service=" in body, "« Accès ENT »"
     assert "http://ent-idp.test/mot-de-passe-oublie" in body, "links from public_url"
     assert PASSWORD not in body
+
+
+@pytest.mark.parametrize(
+    ("language", "subject", "says"),
+    [
+        ("fr", "Votre identifiant ENT", "Votre identifiant : {}"),
+        ("en", "Your ENT username", "Your username: {}"),
+    ],
+)
+def test_pages_and_mail_in_the_users_language(
+    app, client, accounts, deliver, language, subject, says
+):
+    """The mail is written by the mail worker, later: in the language the user asked in."""
+    eloise = person(accounts)
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = f"{language};q=1"
+    ent_name = resources_of(app).settings.ent_name
+    allowed = (eloise["login"], "Éloïse", "Le Gall", BACKUP, "example.net", ent_name)
+    other_language_in = french_in if language == "en" else english_in
+    pages = {
+        "ask": client.get("/identifiant-oublie"),
+        "ask, nothing typed": submit(client, "/identifiant-oublie", {}),
+        "asked": ask(client),
+    }
+    for name, response in pages.items():
+        assert other_language_in(read_html(response.get_data(as_text=True)), allowed) == [], name
+    [message] = deliver(1)
+    assert (message["Content-Language"], message["Subject"]) == (language, subject)
+    assert says.format(eloise["login"]) in message.get_body(("plain",)).get_content()
+    for part, reading in read_mail(message).items():
+        assert other_language_in(reading, allowed) == [], part
 
 
 @pytest.mark.parametrize(
