@@ -84,6 +84,13 @@ def unlock_mail(to: str, *, link: str, login: str, minutes: int) -> dict:
     return _render("unlock", to, link=link, login=login, minutes=minutes)
 
 
+def forgotten_login_mail(to: str, *, login: str, login_url: str, recovery_url: str) -> dict:
+    """« Identifiant oublié »: the login, sent to the account's verified backup address."""
+    return _render(
+        "forgotten_login", to, login=login, login_url=login_url, recovery_url=recovery_url
+    )
+
+
 def password_changed_mail(to: str, *, login: str) -> dict:
     return _render("password_changed", to, login=login, changed=datetime.now(UTC))
 

@@ -25,7 +25,7 @@ from devstack.slapd import Slapd
 from devstack.smtp_sink import SmtpSink
 from ent_idp import create_app
 from ent_idp.core.resources import resources as app_resources
-from ent_idp.domain import forgotten_password, unlock
+from ent_idp.domain import forgotten_login, forgotten_password, unlock
 from ent_idp.mails import Sender
 
 from .accounts import AccountFactory
@@ -194,6 +194,7 @@ def deliver(app, stack: Stack):
         with app.app_context():
             forgotten_password.process_requests()
             unlock.process_requests()
+            forgotten_login.process_requests()
             queue = app_resources().store.mail_queue
             sender = Sender()  # as the mail worker sends
             for _ in range(50):  # bounded: with SMTP down every try fails and re-queues

@@ -256,6 +256,7 @@ def targets() -> list[Target]:
         Target("conditions", "/conditions"),
         Target("mot de passe oublié", "/mot-de-passe-oublie"),
         Target("débloquer", "/deblocage"),
+        Target("identifiant oublié", "/identifiant-oublie"),
         Target("CGU", "", _flow("activation", "cgu")),
         Target("adresses", "", _flow("activation", "adresses")),
         Target("mot de passe", "", _flow("reinitialisation", "mot-de-passe")),

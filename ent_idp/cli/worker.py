@@ -20,11 +20,11 @@ log = logging.getLogger("ent_idp.cli")
 def mail_worker(config_file: str | None, once: bool) -> None:
     """Deliver queued mail over SMTP, retrying while the server is down.
 
-    Also handles « Mot de passe oublié » and « Débloquer mon compte » requests, off the
-    request path.
+    Also handles « Mot de passe oublié », « Débloquer mon compte » and « Identifiant
+    oublié » requests, off the request path.
     """
     from ..core.resources import resources
-    from ..domain import forgotten_password, unlock
+    from ..domain import forgotten_login, forgotten_password, unlock
     from ..errors import DirectoryUnavailable, StoreUnavailable
     from ..mails import Sender, unverified_tls_warning
 
@@ -49,6 +49,7 @@ def mail_worker(config_file: str | None, once: bool) -> None:
             try:
                 forgotten_password.process_requests()
                 unlock.process_requests()
+                forgotten_login.process_requests()
                 sent = queue.work_once(sender, wait=1.0, retry_seconds=mail.retry_seconds)
                 if not sent:
                     sender.close()  # the queue is empty: no connection left idle

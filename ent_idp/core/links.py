@@ -28,14 +28,14 @@ class MailedLink:
 
     def request(self, login: str) -> None:
         """Queue the request; the mail worker decides whether a link goes out."""
-        requests.ask(self.queue(), f"{self.name}-request", login)
+        requests.ask(self.queue(), f"{self.name}-request", {"login": login}, login=login)
 
     def process(self, most: int = 100) -> int:
         """Handle queued requests (the mail worker's job); returns how many were handled."""
         return requests.process(self.queue(), f"{self.name}-request", self._send, most)
 
-    def _send(self, login: str) -> None:
-        event = f"{self.name}-link"
+    def _send(self, queued: dict) -> None:
+        event, login = f"{self.name}-link", queued["login"]
         try:
             account = resources().directory.find(login)
         except AccountNotFound:

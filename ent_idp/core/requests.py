@@ -1,8 +1,9 @@
-"""Requests handled off the request path by the mail worker, asked for by login only.
+"""Requests handled off the request path by the mail worker.
 
-« Mot de passe oublié » and « Débloquer mon compte » queue the login, so the page, its
-status and its timing are the same whether the account exists, has a verified address or
-not; the mail worker looks the account up later, in the language the request was made in.
+« Mot de passe oublié » and « Débloquer mon compte » queue the login, « Identifiant oublié »
+the names and address typed, so the page, its status and its timing are the same whether an
+account matches or not; the mail worker looks the account up later, in the language the
+request was made in.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from flask_babel import force_locale
 
@@ -30,22 +31,36 @@ PER_ADDRESS = 30
 PER_ACCOUNT = 3
 
 
-def ask(queue: RequestQueue, event: str, login: str) -> None:
-    """Queue the request (``event``: its audit name), unless this client asked too often."""
-    limit = Limit(f"{event}-address", most=PER_ADDRESS, window_seconds=3600)
-    if not resources().store.limits.admit(limit, client_scope()):
-        audit.event(event, login, "held-back")
+def ask(
+    queue: RequestQueue,
+    event: str,
+    fields: dict[str, str],
+    *,
+    login: str = "",
+    scopes: Iterable[tuple[Limit, str]] = (),
+    **details: object,
+) -> None:
+    """Queue the request (``fields``; ``event``: its audit name), unless this client, or a
+    scope of ``scopes`` (more ``(limit, scope)`` to count), asked too often.
+
+    ``login`` and ``details`` go into its audit lines, nothing else of ``fields`` does.
+    """
+    per_client = Limit(f"{event}-address", most=PER_ADDRESS, window_seconds=3600)
+    limits = resources().store.limits
+    checks = [(per_client, client_scope()), *scopes]
+    if not all(limits.admit(limit, scope) for limit, scope in checks):
+        audit.event(event, login, "held-back", **details)
         return
     queued = {
-        "login": login,
+        **fields,
         "at": time.time(),
         "lang": current_language(),
         "request_id": current_request_id(),
     }
     if not queue.push(json.dumps(queued)):
-        audit.event(event, login, "dropped", reason="queue-full")
+        audit.event(event, login, "dropped", reason="queue-full", **details)
         return
-    audit.event(event, login, "queued")
+    audit.event(event, login, "queued", **details)
 
 
 def within_link_limit(event: str, dn: str) -> bool:
@@ -54,8 +69,11 @@ def within_link_limit(event: str, dn: str) -> bool:
     return resources().store.limits.admit(limit, dn)
 
 
-def process(queue: RequestQueue, event: str, handle: Callable[[str], None], most: int = 100) -> int:
-    """Handle queued requests (the mail worker's job); returns how many were handled.
+def process(
+    queue: RequestQueue, event: str, handle: Callable[[dict], None], most: int = 100
+) -> int:
+    """Handle queued requests (the mail worker's job: ``handle`` gets each as it was queued,
+    its fields and ``at``, ``lang``); returns how many were handled.
 
     A directory that does not answer puts the request back (the oldest again, next time)
     and stops; a request that cannot be handled otherwise (damaged, or an error of ours) is
@@ -71,7 +89,7 @@ def process(queue: RequestQueue, event: str, handle: Callable[[str], None], most
             language = queued.get("lang") if queued.get("lang") in LANGUAGES else DEFAULT
             # The mail in the language the user asked in; the log under their request's id.
             with force_locale(language), on_behalf_of(queued.get("request_id")):
-                handle(queued["login"])
+                handle(queued)
         except DirectoryUnavailable:
             queue.put_back(raw)
             raise

@@ -54,6 +54,33 @@ class AppDirectory:
             raise AccountNotFound(login)
         return self.profile.account(entries[0])
 
+    def find_by_identity(
+        self, given_name: str, surname: str, backup_mail: str, school: str = ""
+    ) -> list[Account]:
+        """The active accounts with these names and this verified backup address (and this
+        school, where the profile names one): at most two, so two means "not one".
+
+        Every value is matched by the attribute's own equality rule (for givenName and sn,
+        caseIgnoreMatch: case, Unicode normal forms and runs of spaces do not count;
+        accents, hyphens and compatibility forms do).
+        """
+        p = self.profile
+        wanted = [
+            ("objectClass", p.object_class),
+            (p.state, p.states[AccountState.ACTIVE]),
+            ("givenName", given_name),
+            ("sn", surname),
+            (p.backup_mail, backup_mail),
+        ]
+        if p.school:
+            if not school:
+                return []  # the school is part of who they are, where the directory has it
+            wanted.append((p.school, school))
+        clauses = "".join(f"({name}={escape_filter_chars(value)})" for name, value in wanted)
+        search_filter = f"(&{clauses}({p.backup_verified}=*))"
+        entries = self.connections.run(lambda conn: self._search(conn, search_filter))
+        return [p.account(entry) for entry in entries]
+
     def get(self, dn: str) -> Account:
         """The account at ``dn``, read again (AccountNotFound if it is gone)."""
         entries = self.connections.run(

@@ -24,6 +24,7 @@ ATTRIBUTES = (
     "forward_wish",
     "activated_time",
     "forward",
+    "school",
 )
 # Read on every search besides the profile's own attributes.
 STANDARD_ATTRIBUTES = ("mail", "givenName", "sn", "pwdChangedTime", "pwdAccountLockedTime")
@@ -41,6 +42,7 @@ class Profile:
     forward_wish: str
     activated_time: str
     forward: str  # the MTA's attribute: only ever a verified address
+    school: str  # may be empty: the directory names no school (« Identifiant oublié »)
     states: dict[AccountState, str]  # our state -> the directory's value
 
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from datetime import date
 from email.utils import parseaddr
 from typing import Any
 from urllib.parse import urlsplit
@@ -84,12 +85,42 @@ def check(settings: dict) -> None:
             "setting [mail] sender must hold a plain ASCII address with its domain, "
             f'e.g. "ENT <ne-pas-repondre@ent.example>", not {settings["MAIL_SENDER"]!r}'
         )
+    _check_legal(settings)
     for (section, key), default in DEFAULTS.items():
         if section == "http" and settings[flask_name(section, key)] <= 0:
             raise ConfigError(
                 f"setting [http] {key} must be a positive number (default {default}): "
                 "ent-idp never accepts requests of unbounded size"
             )
+
+
+def _check_legal(settings: dict) -> None:
+    """The accessibility statement claims only what an audit can back."""
+    status = settings["LEGAL_ACCESSIBILITY_STATUS"]
+    if status not in {"none", "partial", "full"}:
+        raise ConfigError(
+            'setting [legal] accessibility_status must be "none", "partial" or "full" '
+            f"(non, partiellement or totalement conforme), not {status!r}"
+        )
+    if status != "none" and not settings["LEGAL_AUDIT_BY"]:
+        raise ConfigError(
+            f'setting [legal] accessibility_status = "{status}" claims a conformity only an '
+            "audit establishes: set [legal] audit_by (who audited) and compliance_rate, "
+            'or declare "none"'
+        )
+    if not 0 <= settings["LEGAL_COMPLIANCE_RATE"] <= 100:
+        raise ConfigError("setting [legal] compliance_rate is a percentage, from 0 to 100")
+    if settings["LEGAL_STATEMENT_DATE"]:
+        try:
+            date.fromisoformat(settings["LEGAL_STATEMENT_DATE"])
+        except ValueError:
+            raise ConfigError(
+                "setting [legal] statement_date must be a date written YYYY-MM-DD, e.g. "
+                f'"2026-09-01", not {settings["LEGAL_STATEMENT_DATE"]!r}'
+            ) from None
+    url = urlsplit(settings["LEGAL_LEGAL_NOTICES_URL"])
+    if url.geturl() and (url.scheme not in {"http", "https"} or not url.hostname):
+        raise ConfigError("setting [legal] legal_notices_url must be an absolute http(s) URL")
 
 
 def networks(values: Any) -> tuple:

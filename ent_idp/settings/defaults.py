@@ -49,6 +49,9 @@ DEFAULTS: dict[tuple[str, str], Any] = {
     ("ldap", "forward_wish_attribute"): "entIdpMailForward",
     ("ldap", "activated_time_attribute"): "entIdpActivatedTime",
     ("ldap", "forward_attribute"): "mailRoutingAddress",
+    # « Identifiant oublié » also asks for the school where the directory names it (the
+    # attribute matched, by equality, with what the user gives). Empty: not asked.
+    ("ldap", "school_attribute"): "",
     ("redis", "url"): REQUIRED,
     ("redis", "prefix"): "ent-idp",
     ("redis", "timeout"): 2.0,
@@ -112,6 +115,17 @@ DEFAULTS: dict[tuple[str, str], Any] = {
     ("metrics", "worker_bind"): "127.0.0.1:9102",
     # /readyz fails once the oldest queued mail has waited this long (0: never).
     ("health", "mail_queue_max_age_seconds"): 900,
+    # The legal pages of the ENT (the « Déclaration d'accessibilité », the legal notices): its
+    # own content, one section per ENT once there are several.
+    ("legal", "publisher"): "",
+    ("legal", "accessibility_status"): "none",
+    ("legal", "statement_date"): "",
+    ("legal", "audit_by"): "",
+    ("legal", "compliance_rate"): 0,
+    ("legal", "non_compliant"): "",
+    ("legal", "contact"): "",
+    ("legal", "recourse_text"): "",
+    ("legal", "legal_notices_url"): "",
     # The admin commands (ent-idp reset, import, check): an account with manage rights.
     ("admin", "bind_dn"): "",
     ("admin", "bind_password"): "",

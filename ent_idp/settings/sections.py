@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
 from typing import Any
 
 from .defaults import DEFAULTS, flask_name
@@ -53,6 +55,7 @@ class LdapSettings:
     forward_wish_attribute: str
     activated_time_attribute: str
     forward_attribute: str
+    school_attribute: str  # may be empty: the directory names no school
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,48 @@ class ThrottleSettings:
     ppolicy_lockout_duration: int
 
 
+class Conformity(StrEnum):
+    """The RGAA conformity an accessibility statement declares (« non / partiellement /
+    totalement conforme »)."""
+
+    NONE = "none"
+    PARTIAL = "partial"
+    FULL = "full"
+
+
+@dataclass(frozen=True)
+class LegalSettings:
+    """The ENT's legal pages: what its « Déclaration d'accessibilité » says, where its legal
+    notices are. Texts written here are shown as written (in French), in every language."""
+
+    publisher: str  # who commits to accessibility; empty: ent_name
+    accessibility_status: str  # a Conformity value (checked at load)
+    statement_date: str  # YYYY-MM-DD, or empty
+    audit_by: str  # who audited; empty: no audit
+    compliance_rate: int  # % of RGAA criteria met (0: not stated)
+    non_compliant: str  # the contents known not to comply, one a line
+    contact: str  # where to report an accessibility problem; empty: [mail] help_contact
+    recourse_text: str  # paragraphs; empty: the Défenseur des droits' three ways
+    legal_notices_url: str  # the ENT's « Mentions légales »; empty: no link
+
+    @property
+    def conformity(self) -> Conformity:
+        return Conformity(self.accessibility_status)
+
+    @property
+    def statement_day(self) -> date | None:
+        return date.fromisoformat(self.statement_date) if self.statement_date else None
+
+    @property
+    def non_compliant_items(self) -> list[str]:
+        return [line.strip() for line in self.non_compliant.splitlines() if line.strip()]
+
+    @property
+    def recourse_paragraphs(self) -> list[str]:
+        blocks = self.recourse_text.split("\n\n")
+        return [" ".join(block.split()) for block in blocks if block.strip()]
+
+
 @dataclass(frozen=True)
 class MetricsSettings:
     bind: str  # HOST:PORT of the app's metrics ("" for none)
@@ -182,6 +227,7 @@ class Settings:
     throttle: ThrottleSettings
     metrics: MetricsSettings
     health: HealthSettings
+    legal: LegalSettings
     admin: AdminSettings
     trusted_proxy_networks: tuple[Network, ...] = field(default=(), metadata=DERIVED)
     # Keys that are no setting of ours, passed to Flask as they are (tests: TESTING).

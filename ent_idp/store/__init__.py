@@ -71,6 +71,9 @@ class Store:
         self.mail_queue = MailQueue(client, keys, self.transaction)
         self.recovery_requests = RequestQueue(client, keys, "recovery", MAX_QUEUED_REQUESTS)
         self.unlock_requests = RequestQueue(client, keys, "unlock", MAX_QUEUED_REQUESTS)
+        self.forgotten_login_requests = RequestQueue(
+            client, keys, "forgotten-login", MAX_QUEUED_REQUESTS
+        )
         self.forwarded_headers = ForwardedHeaderLog(client, keys)
 
     def check_writable(self) -> None:

@@ -21,7 +21,8 @@ account-ticket:<ticket>             [account] session_max_minutes
 throttle:<scope>:<value>[:day|      identification counters; a day (THROTTLE_SECONDS),
 :inflight]                          in flight INFLIGHT_SECONDS
 limit:<name>:<scope>                one rate limiter's window (limits); the window
-recovery:requests, unlock:requests  requests for the mail worker; REQUESTS_TTL_SECONDS
+recovery:requests, unlock:requests, requests for the mail worker; REQUESTS_TTL_SECONDS
+forgotten-login:requests
 mail:queue, :processing, :delayed   mail work; none
 mail:dead                           mail that cannot be sent (bounded); DEAD_TTL_SECONDS
 mail:waiting                        when each message being retried was queued (its age,

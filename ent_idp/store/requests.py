@@ -1,4 +1,5 @@
-"""Requests waiting for the mail worker (« Mot de passe oublié », « Débloquer mon compte »).
+"""Requests waiting for the mail worker (« Mot de passe oublié », « Débloquer mon compte »,
+« Identifiant oublié »).
 
 A bounded list per kind: at most ``most`` requests wait (past it, a new one is dropped and
 the caller audits it; the page is the same), kept ``REQUESTS_TTL_SECONDS`` after the last one

@@ -19,6 +19,7 @@ from ..core.health import Readiness
 from ..core.resources import KEY as RESOURCES
 from ..core.resources import Resources
 from ..domain.backup_address import Resend
+from ..settings.sections import Conformity
 from ..shipped import templates_dir
 from ..store import TokenStatus
 from . import clients, errors, headers, i18n, limits, telemetry, views
@@ -36,7 +37,9 @@ def create_app(overrides: dict | None = None, config_file: str | None = None) ->
     if loaded.testing:
         app.jinja_env.undefined = jinja2.StrictUndefined
     # What templates compare with: enum members, never literal strings.
-    app.jinja_env.globals.update(settings=loaded, Kind=Kind, Resend=Resend, Status=TokenStatus)
+    app.jinja_env.globals.update(
+        settings=loaded, Kind=Kind, Resend=Resend, Status=TokenStatus, Conformity=Conformity
+    )
     redactor = app.extensions[REDACTOR] = Redactor()  # learns the routes once they exist
     logs.configure(loaded.ent_name, redactor.redact)  # JSON lines on stderr
 

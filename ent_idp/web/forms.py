@@ -101,6 +101,18 @@ def _strip(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value
 
 
+def backup_mail_field() -> EmailField:
+    """« Adresse électronique de secours », as every form that takes one asks for it."""
+    return EmailField(
+        _l("Adresse électronique de secours"),
+        filters=[_strip],
+        validators=[
+            DataRequired(_l("Saisissez votre adresse électronique de secours.")),
+            Length(max=254, message=_l("Cette adresse est trop longue.")),
+        ],
+    )
+
+
 class BackupMailForm(FlaskForm):
     """A backup address typed twice; not the ENT address, nor the one already in place.
 
@@ -109,14 +121,7 @@ class BackupMailForm(FlaskForm):
     kept in its ASCII (IDNA) form. ``address`` is that form, once the form is valid.
     """
 
-    backup_mail = EmailField(
-        _l("Adresse électronique de secours"),
-        filters=[_strip],
-        validators=[
-            DataRequired(_l("Saisissez votre adresse électronique de secours.")),
-            Length(max=254, message=_l("Cette adresse est trop longue.")),
-        ],
-    )
+    backup_mail = backup_mail_field()
     confirm = EmailField(
         _l("Confirmation de l'adresse électronique de secours"),
         filters=[_strip],

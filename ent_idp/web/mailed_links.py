@@ -1,5 +1,6 @@
-"""The pages of a link mailed on request (« Mot de passe oublié », « Débloquer mon compte »):
-ask for it by login, then open it (a GET shows a button, the POST uses it)."""
+"""The pages of what is mailed on request: asking (« Mot de passe oublié », « Débloquer mon
+compte » by login, « Identifiant oublié » by names and address), then, for a link, opening it
+(a GET shows a button, the POST uses it)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ from .forms import RecoveryForm
 from .links import cas_login
 
 
-def ask_page(folder: str, request_link: Callable[[str], None]):
-    """The form; once posted, the same page whoever asked (``<folder>/requested.html``)."""
-    form = RecoveryForm()
+def ask_page(folder: str, form: FlaskForm, request: Callable[[FlaskForm], None]):
+    """The form; once posted and valid, ``request(form)`` queues what it asks for, and the
+    page is the same whoever asked (``<folder>/requested.html``)."""
     if form.validate_on_submit():
-        request_link(form.login.data.strip())
+        request(form)
         return render_template(f"{folder}/requested.html", login_url=cas_login())
     return render_template(f"{folder}/ask.html", form=form)
 
@@ -34,7 +35,7 @@ def add_pages(bp: Blueprint, folder: str, request_link, peek, use) -> None:
     saying why the link did nothing."""
 
     def ask():
-        return ask_page(folder, request_link)
+        return ask_page(folder, RecoveryForm(), lambda form: request_link(form.login.data.strip()))
 
     def link(token: str):
         return link_page(folder, peek(token), token)

@@ -1,0 +1,34 @@
+"""The legal pages of the ENT: its « Déclaration d'accessibilité » (content from [legal])."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, render_template
+
+from ...core.resources import resources
+
+bp = Blueprint("legal", __name__)
+
+_MAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+@bp.get("/accessibilite")
+def accessibility():
+    settings = resources().settings
+    contact = settings.legal.contact or settings.mail.help_contact
+    return render_template(
+        "legal/accessibility.html",
+        legal=settings.legal,
+        contact=contact,
+        contact_href=_href(contact),
+    )
+
+
+def _href(contact: str) -> str | None:
+    """A contact that is an address or a web page is a link; anything else is text."""
+    if re.match(r"https?://\S+$", contact):
+        return contact
+    if _MAIL.fullmatch(contact):
+        return f"mailto:{contact}"
+    return None
