@@ -8,6 +8,7 @@ from flask_wtf.csrf import CSRFProtect
 from . import (
     account,
     brand,
+    federation,
     flow,
     home,
     interrupt,
@@ -23,6 +24,7 @@ def register(app: Flask, csrf: CSRFProtect) -> None:
     for module in (
         home,
         flow,
+        federation,
         validation,
         account,
         recovery,
