@@ -144,7 +144,8 @@ class Profile:
             surname=first("sn"),
             charters=charters,
             backup_mail=first(self.backup_mail),
-            backup_verified=bool(first(self.backup_verified)),
+            # A verified time without an address (a hand edit) verifies nothing.
+            backup_verified=bool(first(self.backup_verified) and first(self.backup_mail)),
             forward=first(self.forward_wish).upper() == "TRUE",
             pwd_changed_time=first("pwdChangedTime"),
             locked_time=first("pwdAccountLockedTime"),
