@@ -16,7 +16,7 @@ import os
 import time
 
 from ent_idp import settings
-from ent_idp.directory import AppDirectory, PasswordCheck, app_directory
+from ent_idp.directory import AppDirectory, Charter, PasswordCheck, app_directory
 from ent_idp.errors import (
     AccountNotFound,
     Conflict,
@@ -41,7 +41,7 @@ def _one(directory: AppDirectory, login: str) -> str:
     directory.complete(
         account,
         password=NEW_PASSWORD,
-        cgu_version=CGU_VERSION,
+        charter=Charter("", CGU_VERSION),
         backup_mail=f"{login}@perso.example.net",
         forward=True,
     )

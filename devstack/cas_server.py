@@ -49,6 +49,13 @@ class CasServer:
     ``active`` get tickets; a pending/reset account's provisional password binds (pwdReset
     does not refuse the bind), so without it CAS would let it into the services. It gets
     « Caractéristique utilisateur non autorisée » on the login page instead.
+
+    For another schema (``devstack.esco_stack.cas_options``): ``login_attribute`` (``uid``)
+    is what users log in with; ``active_filter`` (attribute, regular expression) what an
+    active account holds; ``any_state`` the prefixes that take accounts in any state
+    (ent-idp's federated activation, which checks the rest); ``federation`` (name, password,
+    LDAP filter) the demo's stand-in for a federation: that password logs in the entries the
+    filter matches (``devstack.cas.auth.DemoFederationAuthUser``).
     """
 
     START_TIMEOUT = 30.0
@@ -68,6 +75,10 @@ class CasServer:
         single_log_out: bool = False,
         active_only: bool = True,
         workers: int = 2,
+        login_attribute: str = "uid",
+        active_filter: tuple[str, str] | None = None,
+        any_state: list[str] | None = None,
+        federation: tuple[str, str, str] | None = None,
     ) -> None:
         if not services:
             raise ValueError("CasServer needs at least one allowed service URL prefix")
@@ -84,6 +95,10 @@ class CasServer:
         self.single_log_out = single_log_out
         self.active_only = active_only
         self.workers = workers
+        self.login_attribute = login_attribute
+        self.active_filter = active_filter
+        self.any_state = list(any_state or [])
+        self.federation = federation
         self.log_path = self.workdir / "cas.log"
         self._process: subprocess.Popen | None = None
 
@@ -166,8 +181,18 @@ class CasServer:
                 "DEVSTACK_CAS_LDAP_BIND_DN": self.bind_dn,
                 "DEVSTACK_CAS_LDAP_BIND_PASSWORD": self.bind_password,
                 "DEVSTACK_CAS_ENT_IDP_URL": self.ent_idp_url,
+                "DEVSTACK_CAS_LOGIN_ATTRIBUTE": self.login_attribute,
             }
         )
+        if self.active_filter:
+            env["DEVSTACK_CAS_ACTIVE_ATTRIBUTE"], env["DEVSTACK_CAS_ACTIVE_PATTERN"] = (
+                self.active_filter
+            )
+        if self.federation:
+            name, password, search_filter = self.federation
+            env["DEVSTACK_CAS_FEDERATION_NAME"] = name
+            env["DEVSTACK_CAS_FEDERATION_PASSWORD"] = password
+            env["DEVSTACK_CAS_FEDERATED_FILTER"] = search_filter
         return env
 
     def _bootstrap(self, env: dict[str, str]) -> None:
@@ -177,6 +202,7 @@ class CasServer:
             cmd.append("--single-log-out")
         if self.active_only:
             cmd.append("--active-only")
+        cmd += [f"--any-state={prefix}" for prefix in self.any_state]
         cmd += self.services
         res = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
         if res.returncode != 0:

@@ -3,6 +3,8 @@
 Starts slapd (ppolicy + argon2, the shipped schema), a CAS server (django-cas-server,
 LDAP bind), redis-server, an SMTP sink writing ``.eml`` files, the mail worker and the app,
 each as a local process under ``var/demo/`` (fresh at every run). Ctrl-C stops them all.
+``ENT_IDP_DEMO_PROFILE=esco`` runs it on the regional ENTs' ESCO/SDET directory instead
+(``devstack.esco_stack``: its schema, one account per user profile, the CAS in front of it).
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ import sys
 import time
 from pathlib import Path
 
+from . import esco_stack
 from .cas_server import CasServer
 from .redis_server import RedisServer
-from .slapd import Slapd
+from .slapd import DEMO_LDIF, Slapd
 from .smtp_sink import SmtpSink
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +43,23 @@ ACCOUNTS = """\
   lucas.moreau2   pending  provisional password  Homonyme-2-2026     (lucas.moreau2@ent.test)"""
 
 
+def esco() -> bool:
+    profile = os.environ.get("ENT_IDP_DEMO_PROFILE", "entidp")
+    if profile not in ("entidp", "esco"):
+        raise SystemExit(f"ENT_IDP_DEMO_PROFILE is entidp or esco, not {profile!r}")
+    return profile == "esco"
+
+
+def profile_config() -> str:
+    """The [ldap] profile and [cgu] lines of the demo's directory."""
+    if not esco():
+        return '[cgu]\nversion = "2026-09"\n'
+    return (
+        "[cgu]\n# Acceptances are filed under this id, one value per service.\n"
+        f'service_id = "{esco_stack.SERVICE_ID}"\nversion = "{esco_stack.CGU_VERSION}"\n'
+    )
+
+
 def write_config(slapd: Slapd, redis: RedisServer) -> Path:
     path = VAR / "ent-idp.toml"
     path.write_text(
@@ -56,6 +76,7 @@ bind_dn = "{slapd.service_dn}"
 bind_password = "{slapd.service_password}"
 people_dn = "{slapd.people_dn}"
 decoy_dn = "{slapd.decoy_dn}"
+profile = "{"esco" if esco() else "entidp"}"
 
 [redis]
 url = "{redis.url}"
@@ -81,9 +102,7 @@ retry_seconds = 5
 bind = "127.0.0.1:{METRICS_PORT}"
 worker_bind = "127.0.0.1:{WORKER_METRICS_PORT}"
 
-[cgu]
-version = "2026-09"
-text_file = "{ROOT / "config" / "cgu.example.txt"}"
+{profile_config()}text_file = "{ROOT / "config" / "cgu.example.txt"}"
 text_file_en = "{ROOT / "config" / "cgu.example.en.txt"}"
 """,
         encoding="utf-8",
@@ -95,7 +114,7 @@ def main() -> int:
     if VAR.exists():
         shutil.rmtree(VAR)
     VAR.mkdir(parents=True)
-    slapd = Slapd(VAR / "slapd", LDAP_PORT)
+    slapd = (esco_stack.slapd if esco() else Slapd)(VAR / "slapd", LDAP_PORT)
     redis = RedisServer(VAR / "redis", REDIS_PORT)
     smtp = SmtpSink(VAR / "mail", SMTP_PORT)
     cas = CasServer(
@@ -108,6 +127,7 @@ def main() -> int:
         ent_idp_url=APP_URL,
         services=CAS_SERVICES,
         single_log_out=True,
+        **(esco_stack.cas_options(APP_URL) if esco() else {}),
     )
     started: list = []
     children: list[subprocess.Popen] = []
@@ -131,7 +151,7 @@ def main() -> int:
         for service in (slapd, cas, redis, smtp):
             service.start()
             started.append(service)
-        slapd.load_demo_accounts()
+        slapd.load_demo_accounts(esco_stack.DEMO_ACCOUNTS if esco() else DEMO_LDIF)
         config = write_config(slapd, redis)
         env = {**os.environ, "ENT_IDP_CONFIG": str(config)}
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # the mail worker counts alone
@@ -148,6 +168,7 @@ def main() -> int:
             subprocess.Popen([*cli, "serve", "--bind", bind, "--workers", "2"], env=serving)
         )
         wait_for_http(APP_URL, children[-1])
+        pending = "hugo.martin" if esco() else "alice.martin"
         print(
             f"""
 ent-idp demo is running (Ctrl-C stops everything).
@@ -158,7 +179,7 @@ ent-idp demo is running (Ctrl-C stops everything).
   Mon compte           {APP_URL}compte  (through CAS)
   The whole loop       {cas.url}login?service=http://127.0.0.1:5000/compte
   CAS                  {cas.url}login  (logs in by LDAP bind; active accounts only)
-  CAS interrupt API    {APP_URL}api/cas/interrupt?username=alice.martin
+  CAS interrupt API    {APP_URL}api/cas/interrupt?username={pending}
                        (basic auth: cas / {INTERRUPT_PASSWORD})
   LDAP                 {slapd.url}  base {slapd.suffix}
                        admin {slapd.admin_dn} / {slapd.admin_password}
@@ -173,7 +194,7 @@ Monitoring (README.md › Production › Monitoring):
   Metrics, mail worker http://127.0.0.1:{WORKER_METRICS_PORT}/metrics  (mails sent/retried/dead)
 
 Demo accounts:
-{ACCOUNTS}
+{esco_stack.ACCOUNTS if esco() else ACCOUNTS}
 
 Admin commands against the demo (its settings carry the admin account, [admin] in the file):
   export ENT_IDP_CONFIG={config}

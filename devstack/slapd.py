@@ -124,9 +124,12 @@ class Slapd:
         service_password: str = "demo-service",
         extra_schemas: tuple[Path, ...] = (),
         tls: SlapdTls | None = None,
+        extra_config: tuple[Path, ...] = (),
     ) -> None:
-        """``extra_schemas``: more cn=config schema LDIFs, loaded after entidp.ldif."""
+        """``extra_schemas``: more cn=config schema LDIFs, loaded after entidp.ldif;
+        ``extra_config``: cn=config changes applied after acl.ldif (e.g. devstack/esco/'s)."""
         self.extra_schemas = tuple(Path(path) for path in extra_schemas)
+        self.extra_config = tuple(Path(path) for path in extra_config)
         self.workdir = Path(workdir).resolve()
         self.port = int(port)
         self.url = f"ldap://127.0.0.1:{self.port}"
@@ -207,10 +210,10 @@ class Slapd:
         changetype: records are honoured).  relax=True sends the Relax control."""
         self._ldapmodify(text, self.admin_dn, self.admin_password, relax=relax)
 
-    def load_demo_accounts(self) -> None:
-        """Add devstack/demo-accounts.ldif (passwords hashed by the server; pwdReset set
-        by the rootdn in the same LDIF)."""
-        self.add_ldif(self._subst(DEMO_LDIF.read_text()))
+    def load_demo_accounts(self, ldif: Path = DEMO_LDIF) -> None:
+        """Add devstack/demo-accounts.ldif, or ``ldif`` (passwords hashed by the server;
+        pwdReset set by the rootdn in the same LDIF)."""
+        self.add_ldif(self._subst(Path(ldif).read_text(encoding="utf-8")))
 
     def account_dn(self, uid: str) -> str:
         return f"uid={uid},{self.people_dn}"
@@ -346,12 +349,13 @@ ou: policies
             )
         self._spawn()
         try:
-            for name in ("ppolicy-overlay.ldif", "acl.ldif"):
-                text = self._subst((SCHEMA_DIR / name).read_text())
+            changes = [SCHEMA_DIR / "ppolicy-overlay.ldif", SCHEMA_DIR / "acl.ldif"]
+            for path in [*changes, *self.extra_config]:
+                text = self._subst(path.read_text(encoding="utf-8"))
                 try:
                     self._ldapmodify(text, self.config_admin_dn, self.admin_password)
                 except SlapdError as e:
-                    raise SlapdError(f"applying ldap_schema/{name}: {e}") from None
+                    raise SlapdError(f"applying {path}: {e}") from None
             self._seed()
         except BaseException:
             self.stop()

@@ -30,6 +30,7 @@ from ent_idp.mails import Sender
 
 from .accounts import AccountFactory
 from .browser_support import CHROMIUM, CHROMIUM_ARGS, serve
+from .esco_support import esco_cas, esco_slapd  # noqa: F401 (session fixtures)
 
 ROOT = Path(__file__).resolve().parent.parent
 PUBLIC_URL = "http://ent-idp.test/"

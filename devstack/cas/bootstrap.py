@@ -5,10 +5,14 @@ settings.py. Each prefix becomes a ServicePattern ``^<escaped prefix>.*$`` relea
 attributes of RELEASED_ATTRIBUTES; patterns not in the list are removed, so the registry
 always matches what the launcher asked for.
 
-``--active-only`` adds a FilterAttributValue ``entIdpAccountState`` = ``active`` to every
-pattern: a pending/reset account binds fine with its provisional password (ppolicy's
-pwdReset only restricts what it may do afterwards, and django-cas-server's bind check does
-not look at the ppolicy response), so without the filter it would get service tickets.
+``--active-only`` adds a FilterAttributValue ``entIdpAccountState`` = ``active`` (or
+``DEVSTACK_CAS_ACTIVE_ATTRIBUTE`` matching ``DEVSTACK_CAS_ACTIVE_PATTERN``: ESCO's
+``ESCOPersonEtatCompte`` = VALIDE) to every pattern: a pending/reset account binds fine with
+its provisional password (ppolicy's pwdReset only restricts what it may do afterwards, and
+django-cas-server's bind check does not look at the ppolicy response), so without the
+filter it would get service tickets. ``--any-state=PREFIX`` registers a prefix without that
+filter, checked first: ent-idp's federated activation (``<ent-idp>activation-federee``) is
+where accounts that are not active yet must get a ticket (ent-idp checks the rest).
 ``--single-log-out`` turns SLO on for every pattern.
 """
 
@@ -26,13 +30,23 @@ def pattern_for(prefix: str) -> str:
     return "^" + re.escape(prefix) + ".*$"
 
 
+def active_filter() -> tuple[str, str]:
+    attribute = os.environ.get("DEVSTACK_CAS_ACTIVE_ATTRIBUTE")
+    pattern = os.environ.get("DEVSTACK_CAS_ACTIVE_PATTERN")
+    return (attribute, pattern) if attribute and pattern else ACTIVE_FILTER
+
+
 def sync_services(
-    prefixes: list[str], single_log_out: bool = False, active_only: bool = False
+    prefixes: list[str],
+    single_log_out: bool = False,
+    active_only: bool = False,
+    any_state: tuple[str, ...] = (),
 ) -> None:
     from cas_server.models import FilterAttributValue, ReplaceAttributName, ServicePattern
     from django.db import transaction
 
-    wanted = {pattern_for(p): p for p in prefixes}
+    # Patterns are tried in order (pos): the prefixes open to any state come first.
+    wanted = {pattern_for(p): p for p in (*any_state, *prefixes)}
     with transaction.atomic():
         ServicePattern.objects.exclude(pattern__in=list(wanted)).delete()
         for pos, (pattern, prefix) in enumerate(wanted.items()):
@@ -51,9 +65,10 @@ def sync_services(
             for name in RELEASED_ATTRIBUTES:
                 ReplaceAttributName.objects.get_or_create(service_pattern=sp, name=name, replace="")
             sp.filters.all().delete()
-            if active_only:
+            if active_only and prefix not in any_state:
+                attribute, value = active_filter()
                 FilterAttributValue.objects.create(
-                    service_pattern=sp, attribut=ACTIVE_FILTER[0], pattern=ACTIVE_FILTER[1]
+                    service_pattern=sp, attribut=attribute, pattern=value
                 )
 
 
@@ -61,11 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     single_log_out = "--single-log-out" in args
     active_only = "--active-only" in args
+    any_state = tuple(a.split("=", 1)[1] for a in args if a.startswith("--any-state="))
     prefixes = [a for a in args if not a.startswith("--")]
     if not prefixes:
         print(
             "usage: python -m devstack.cas.bootstrap [--single-log-out] [--active-only] "
-            "URL_PREFIX...",
+            "[--any-state=URL_PREFIX]... URL_PREFIX...",
             file=sys.stderr,
         )
         return 2
@@ -75,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
 
     django.setup()
     call_command("migrate", interactive=False, verbosity=0)
-    sync_services(prefixes, single_log_out=single_log_out, active_only=active_only)
+    sync_services(prefixes, single_log_out, active_only, any_state)
     return 0
 
 

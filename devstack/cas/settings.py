@@ -10,6 +10,11 @@ Required (set by devstack.cas_server.CasServer):
   DEVSTACK_CAS_ENT_IDP_URL    ent-idp's public URL, ending with "/"
 Optional:
   DEVSTACK_CAS_DEBUG          "1" for Django's debug pages
+  DEVSTACK_CAS_LOGIN_ATTRIBUTE        the attribute users log in with (default uid; ESCO:
+                                      ENTPersonLogin), also the user name CAS releases
+  DEVSTACK_CAS_FEDERATION_NAME        shown on the login page for federated users (ÉduConnect)
+  DEVSTACK_CAS_FEDERATION_PASSWORD    the demo's stand-in for the federation: this password
+  DEVSTACK_CAS_FEDERATED_FILTER       logs in the entries this LDAP filter matches (auth.py)
 """
 
 from __future__ import annotations
@@ -119,13 +124,20 @@ LOGGING = {
 # LdapAuthUser, binding with the UTF-8 bytes of the typed password (no SASLprep), as ent-idp
 # writes it: see auth.py.
 CAS_AUTH_CLASS = "devstack.cas.auth.Utf8LdapAuthUser"
+# The demo's federation (ÉduConnect) stand-in: see auth.DemoFederationAuthUser.
+DEMO_FEDERATION_NAME = os.environ.get("DEVSTACK_CAS_FEDERATION_NAME", "")
+DEMO_FEDERATION_PASSWORD = os.environ.get("DEVSTACK_CAS_FEDERATION_PASSWORD", "")
+DEMO_FEDERATED_FILTER = os.environ.get("DEVSTACK_CAS_FEDERATED_FILTER", "")
+if DEMO_FEDERATION_PASSWORD and DEMO_FEDERATED_FILTER:
+    CAS_AUTH_CLASS = "devstack.cas.auth.DemoFederationAuthUser"
 CAS_LDAP_SERVER = _env("LDAP_URL")
 CAS_LDAP_USER = _env("LDAP_BIND_DN")
 CAS_LDAP_PASSWORD = _env("LDAP_BIND_PASSWORD")
 CAS_LDAP_BASE_DN = _env("LDAP_BASE_DN")
 # "(uid=%s)" still works but emits a DeprecationWarning in 3.1.0; this is the new form.
-CAS_LDAP_USER_QUERY = "(uid=%(username)s)"
-CAS_LDAP_USERNAME_ATTR = "uid"
+LOGIN_ATTRIBUTE = os.environ.get("DEVSTACK_CAS_LOGIN_ATTRIBUTE") or "uid"
+CAS_LDAP_USER_QUERY = f"({LOGIN_ATTRIBUTE}=%(username)s)"
+CAS_LDAP_USERNAME_ATTR = LOGIN_ATTRIBUTE
 CAS_LDAP_PASSWORD_CHECK = "bind"
 # Attributes come from the reader account's search (CAS_LDAP_ATTRS_VIEW = 0); the
 # ServicePattern's ReplaceAttributName rows choose which of them a service gets.

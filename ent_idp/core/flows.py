@@ -2,20 +2,24 @@
 
 A flow records the account read at identification (``flow.account``: what the final write
 asserts), which steps are done, the sanitized CAS ``service`` and the values to write. It
-never holds a password. Which steps a flow has is the table ``STEPS`` (``Kind`` -> steps);
-the machine below runs whatever sequence it holds, so a profile's own sequence is one more
-row, not new code.
+never holds a password. Which steps a flow has is the table ``STEPS`` (``Kind`` -> steps),
+less the steps the account's user profile leaves out (``Flow.takes``): no backup address
+for staff who have one (``if-missing``), no identification page nor password for federated
+users (CAS authenticated them). What the profile decided is kept on the flow when it starts,
+so a change of configuration never reshapes a flow in progress.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ..directory import Account, AccountState
+from ..directory import Acceptance, Account, AccountState
 from ..errors import FlowExpired
+from ..settings.user_profiles import BackupAddress, UserProfile
 from .resources import resources
 
 
@@ -45,6 +49,14 @@ class Kind(StrEnum):
         return self is Kind.CGU
 
 
+class BackupStep(StrEnum):
+    """Whether a flow asks for the backup address, as its user profile decided at its start."""
+
+    REQUIRED = "required"
+    OPTIONAL = "optional"  # « Plus tard » skips it
+    NONE = "none"  # not asked (``if-missing``, and the account has one)
+
+
 class Step(StrEnum):
     """A page of a flow, named as in its URL."""
 
@@ -56,7 +68,8 @@ class Step(StrEnum):
 
 
 # The steps of each flow, in order. CGU is skipped when the account already accepted the
-# current version (``Flow.cgu_required``).
+# current version (``Flow.cgu_required``); the user profile may leave out the backup address,
+# and the identification and password of a federated user (``Flow.takes``).
 STEPS: dict[Kind, tuple[Step, ...]] = {
     Kind.ACTIVATION: (Step.IDENTIFICATION, Step.CGU, Step.MAILS, Step.PASSWORD, Step.DONE),
     Kind.RESET: (Step.IDENTIFICATION, Step.CGU, Step.MAILS, Step.PASSWORD, Step.DONE),
@@ -82,10 +95,35 @@ class Flow:
     # A final write was sent and its outcome never came back (a fault): the next submit
     # checks whether the directory holds it before calling anything a conflict.
     write_pending: bool = False
+    # What the user profile decided when the flow started ("" in flows written before
+    # profiles existed: the steps they had then).
+    profile: str = ""
+    backup_step: str = ""  # a BackupStep
+    federated: bool = False  # no identification page nor password: CAS authenticated them
+    mails_skipped: bool = False  # « Plus tard »: the backup address left as it was
+    cgu_renewal: bool = False  # an older version of these CGU was accepted before
 
     def steps(self) -> list[Step]:
         """The steps this account goes through, as numbered in the pages."""
-        return [s for s in STEPS[self.kind] if s is not Step.CGU or self.cgu_required]
+        return [step for step in STEPS[self.kind] if self.takes(step)]
+
+    def takes(self, step: Step) -> bool:
+        """Whether this flow has ``step``: what its account and user profile need."""
+        if step is Step.CGU:
+            return self.cgu_required
+        if step is Step.MAILS:
+            return self.backup_step != BackupStep.NONE
+        if step in (Step.IDENTIFICATION, Step.PASSWORD):
+            return not self.federated
+        return True
+
+    @property
+    def backup_optional(self) -> bool:
+        return self.backup_step == BackupStep.OPTIONAL
+
+    def ready_to_complete(self) -> bool:
+        """A flow without a password step is written once its last choice is made."""
+        return self.federated and not self.completed and self.next_step() is Step.DONE
 
     def done(self, step: Step) -> bool:
         """Whether ``step`` needs nothing more from the user."""
@@ -116,19 +154,46 @@ class Flow:
         return self.steps().index(step) + 1
 
     def backup_needs_validation(self) -> bool:
+        if self.mails_skipped or not self.backup_mail:  # « Plus tard »: nothing new to check
+            return False
         unchanged = self.backup_mail.lower() == self.account.backup_mail.lower()
         return not (unchanged and self.account.backup_verified)
 
 
 # Before identification, the page announces the number of steps for the kinds whose
 # accounts all take the same ones: a pending account always accepts the CGU, while a reset
-# one may have accepted the current version already.
+# one may have accepted the current version already; and only if every user profile that
+# identifies here gives the same steps.
 ANNOUNCED_TOTAL = frozenset({Kind.ACTIVATION, Kind.CGU})
 
 
 def announced_total(kind: Kind) -> int | None:
     """The total the identification page shows for ``kind``, if it is known yet."""
-    return len(STEPS[kind]) if kind in ANNOUNCED_TOTAL else None
+    if kind not in ANNOUNCED_TOTAL:
+        return None
+    totals = set()
+    for profile in resources().settings.user_profiles:
+        if profile.federated:  # they never identify on this page
+            continue
+        for backup in _possible_backup_steps(profile):
+            totals.add(
+                sum(1 for s in STEPS[kind] if s is not Step.MAILS or backup != BackupStep.NONE)
+            )
+    return totals.pop() if len(totals) == 1 else None
+
+
+def _possible_backup_steps(profile: UserProfile) -> set[str]:
+    if profile.backup_address is BackupAddress.IF_MISSING:
+        return {BackupStep.REQUIRED, BackupStep.NONE}
+    return {BackupStep(profile.backup_address.value)}
+
+
+def _backup_step(profile: UserProfile | None, account: Account) -> BackupStep:
+    if profile is None:
+        return BackupStep.REQUIRED
+    if profile.backup_address is BackupAddress.IF_MISSING:
+        return BackupStep.NONE if account.backup_mail else BackupStep.REQUIRED
+    return BackupStep(profile.backup_address.value)
 
 
 # -- the record in the store: flow fields, and the account's under "account." ----------
@@ -149,20 +214,32 @@ _BEFORE_ACCOUNT_RECORD = {
 
 
 def _upgraded(raw: dict[str, str]) -> dict[str, str]:
-    if ACCOUNT + "dn" in raw or "dn" not in raw:
-        return raw
-    old = {name: raw.get(_BEFORE_ACCOUNT_RECORD.get(name, name), "") for name in _ACCOUNT_FIELDS}
-    return {**raw, **{ACCOUNT + name: value for name, value in old.items()}}
+    if ACCOUNT + "dn" not in raw and "dn" in raw:
+        names = (*_ACCOUNT_FIELDS, "cgu_version")
+        old = {name: raw.get(_BEFORE_ACCOUNT_RECORD.get(name, name), "") for name in names}
+        raw = {**raw, **{ACCOUNT + name: value for name, value in old.items()}}
+    if ACCOUNT + "dn" in raw and ACCOUNT + "charters" not in raw:
+        # Written when the account kept one CGU version: that version, as its acceptance.
+        version = raw.get(ACCOUNT + "cgu_version", "")
+        kept = [["", version, "", version]] if version else []
+        raw = {**raw, ACCOUNT + "charters": json.dumps(kept)}
+    return raw
 
 
 def _encode(value: object) -> str:
     if isinstance(value, bool):
         return "1" if value else ""
+    if isinstance(value, tuple):  # the account's CGU acceptances
+        return json.dumps([dataclasses.astuple(item) for item in value])
     return str(value)
 
 
 def _decode(raw: dict[str, str], name: str, kind: object) -> object:
-    return bool(raw.get(name)) if kind in ("bool", bool) else raw.get(name, "")
+    if kind in ("bool", bool):
+        return bool(raw.get(name))
+    if kind == "tuple[Acceptance, ...]":
+        return tuple(Acceptance(*item) for item in json.loads(raw.get(name) or "[]"))
+    return raw.get(name, "")
 
 
 def _fields(flow: Flow) -> dict[str, str]:
@@ -171,8 +248,9 @@ def _fields(flow: Flow) -> dict[str, str]:
     return fields
 
 
-def start(kind: Kind, account: Account, service: str) -> Flow:
-    current_cgu = resources().settings.cgu.version
+def start(kind: Kind, account: Account, service: str, profile: UserProfile | None = None) -> Flow:
+    """A new flow for ``account``, shaped by its user profile (None: a local account)."""
+    charter = resources().charter
     flow = Flow(
         id=secrets.token_urlsafe(32),
         kind=kind,
@@ -181,22 +259,28 @@ def start(kind: Kind, account: Account, service: str) -> Flow:
         # The CGU flow exists for them; a pending account never accepted any.
         cgu_required=kind is Kind.CGU
         or account.state == AccountState.PENDING
-        or account.cgu_version != current_cgu,
+        or not charter.accepted_by(account),
         backup_mail=account.backup_mail,
         forward=account.forward,
+        profile=profile.name if profile else "",
+        backup_step=_backup_step(profile, account),
+        federated=bool(profile and profile.federated),
+        cgu_renewal=charter.accepted_before(account),
     )
     resources().store.flows.write(flow.id, _fields(flow))
     return flow
 
 
-def start_cgu_if_due(account: Account, service: str) -> Flow | None:
+def start_cgu_if_due(
+    account: Account, service: str, profile: UserProfile | None = None
+) -> Flow | None:
     """A CGU flow for an account already authenticated (by CAS), if it has one to accept.
 
-    An account to complete gets none: completing needs the provisional password.
+    An account to complete gets none here: its own flow comes first.
     """
-    if account.needs_completion or account.cgu_version == resources().settings.cgu.version:
+    if account.needs_completion or resources().charter.accepted_by(account):
         return None
-    return start(Kind.CGU, account, service)
+    return start(Kind.CGU, account, service, profile)
 
 
 def load(flow_id: str | None) -> Flow:

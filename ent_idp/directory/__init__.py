@@ -15,7 +15,7 @@ hold an ``AppDirectory``.
 from __future__ import annotations
 
 from ..settings import Settings
-from .accounts import Account, AccountState, PasswordCheck, ldap_time
+from .accounts import Acceptance, Account, AccountState, Charter, PasswordCheck, ldap_time
 from .admin import AdminDirectory
 from .app import AppDirectory
 from .connections import Connections
@@ -24,11 +24,13 @@ from .probes import DecoyProbe, Probes
 from .profile import Profile
 
 __all__ = [
+    "Acceptance",
     "Account",
     "AccountState",
     "AdminDirectory",
     "AdminNotConfigured",
     "AppDirectory",
+    "Charter",
     "Connections",
     "DecoyProbe",
     "PasswordCheck",
@@ -43,7 +45,7 @@ __all__ = [
 def app_directory(settings: Settings) -> AppDirectory:
     """The app's directory, with connection pools of its own."""
     connections = Connections(settings.ldap, settings.admin)
-    return AppDirectory(connections, Profile.from_settings(settings.ldap))
+    return AppDirectory(connections, Profile.from_settings(settings.ldap), settings.user_profiles)
 
 
 def admin_directory(settings: Settings) -> AdminDirectory:

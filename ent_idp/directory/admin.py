@@ -12,7 +12,7 @@ import ldap3
 from ldap3.utils.dn import escape_rdn
 
 from ..errors import AccountNotFound, Conflict, DirectoryUnavailable
-from .accounts import Account, AccountState
+from .accounts import Account, AccountState, ldap_time
 from .app import REPLACE, AppDirectory
 from .connections import secret
 from .errors import ENTRY_ALREADY_EXISTS, NO_SUCH_OBJECT, SUCCESS, log, raise_for_admin
@@ -35,7 +35,7 @@ class AdminDirectory:
         p = self.profile
         dn = f"{p.login}={escape_rdn(login)},{self.reads.people_dn}"
         attributes: dict[str, object] = {
-            "objectClass": ["inetOrgPerson", p.object_class, "inetLocalMailRecipient"],
+            **p.new_entry(login),
             p.login: login,
             "cn": f"{given_name} {surname}".strip(),
             "sn": surname,
@@ -69,6 +69,7 @@ class AdminDirectory:
         p = self.profile
         changes = {
             "userPassword": [(REPLACE, [secret(password)])],
+            **({p.password_time: [(REPLACE, [ldap_time()])]} if p.password_time else {}),
             p.state: [(REPLACE, [p.states[state]])],
             "pwdReset": [(REPLACE, ["TRUE"])],
             # Whoever held the account may have set the backup address: it stays as the

@@ -23,10 +23,12 @@ from ..errors import (
     PasswordRejected,
     WriteUnconfirmed,
 )
-from .accounts import Account, AccountState, PasswordCheck, ldap_time
+from ..settings.user_profiles import UserProfile
+from .accounts import Account, AccountState, Charter, PasswordCheck, ldap_time
 from .connections import Connections, secret
 from .errors import INVALID_CREDENTIALS, raise_for_search, raise_for_write
 from .profile import Profile
+from .user_profiles import UserProfiles
 
 log = logging.getLogger("ent_idp.directory")
 
@@ -37,10 +39,16 @@ REPLACE = ldap3.MODIFY_REPLACE
 class AppDirectory:
     """What the web app and the mail worker do in the directory."""
 
-    def __init__(self, connections: Connections, profile: Profile):
+    def __init__(
+        self,
+        connections: Connections,
+        profile: Profile,
+        user_profiles: tuple[UserProfile, ...] = (),
+    ):
         self.connections = connections
         self.profile = profile
         self.people_dn = connections.ldap.people_dn
+        self._user_profiles = UserProfiles(connections, user_profiles)
 
     # -- reads -------------------------------------------------------------------------
 
@@ -102,6 +110,10 @@ class AppDirectory:
             log.warning("user bind refused: %s", result)
         return PasswordCheck.WRONG
 
+    def user_profile(self, dn: str) -> UserProfile | None:
+        """The account's user profile: the first whose filter its entry matches."""
+        return self._user_profiles.of(dn)
+
     def check_bind(self) -> None:
         """The app account is bound and the directory answers it (else raises).
 
@@ -131,35 +143,35 @@ class AppDirectory:
         self,
         account: Account,
         *,
-        password: str,
-        cgu_version: str,
-        backup_mail: str,
+        password: str | None,
+        charter: Charter | None,
+        backup_mail: str | None,
         forward: bool,
         now: float | None = None,
     ) -> None:
         """Activation or reset in one Modify, applied only if the account did not change.
 
-        The assertion carries the state and password-change time read at identification.
+        ``password``: None for a federated account (it has none here); ``charter``: the CGU
+        accepted in this flow, None if the account's acceptance stands; ``backup_mail``: None
+        leaves the backup address as it is (« Plus tard »). The assertion carries the state
+        and password-change time read at identification, and the charter values it deletes.
         """
         p, stamp = self.profile, ldap_time(now)
         changes: dict[str, list] = {
-            "userPassword": [(REPLACE, [secret(password)])],
             p.state: [(REPLACE, [p.states[AccountState.ACTIVE]])],
             p.activated_time: [(REPLACE, [stamp])],
             p.forward_wish: [(REPLACE, ["TRUE" if forward else "FALSE"])],
         }
-        if cgu_version != account.cgu_version:
-            changes.update(self._cgu_changes(cgu_version, stamp))
-        if backup_mail.lower() != account.backup_mail.lower() or not account.backup_verified:
-            # A new (or never verified) address starts unverified; forwarding waits for it.
-            changes[p.backup_mail] = [(REPLACE, [backup_mail])]
-            changes[p.backup_verified] = [(REPLACE, [])]
-            changes[p.forward] = [(REPLACE, [])]
-        else:
-            # The verified address stays; forwarding follows the new wish at once.
-            changes[p.forward] = [(REPLACE, [account.backup_mail] if forward else [])]
+        if password is not None:
+            changes.update(self._password_changes(password, stamp))
+        guards: list[str] = []
+        if charter is not None:
+            recorded, guards = self._charter_changes(account, charter, stamp)
+            changes.update(recorded)
+        if backup_mail is not None:
+            changes.update(self._backup_changes(account, backup_mail, forward))
         try:
-            self._modify(account.dn, changes, self._unchanged_filter(account))
+            self._modify(account.dn, changes, self._unchanged_filter(account, guards))
         except PasswordRejected as exc:
             now_read = self.get(account.dn)
             if (now_read.state, now_read.pwd_changed_time) != (
@@ -168,6 +180,18 @@ class AppDirectory:
             ):
                 raise (WriteUnconfirmed if exc.retried else Conflict)(account.dn) from None
             raise
+
+    def _backup_changes(self, account: Account, backup_mail: str, forward: bool) -> dict:
+        p = self.profile
+        if backup_mail.lower() != account.backup_mail.lower() or not account.backup_verified:
+            # A new (or never verified) address starts unverified; forwarding waits for it.
+            return {
+                p.backup_mail: [(REPLACE, [backup_mail] if backup_mail else [])],
+                p.backup_verified: [(REPLACE, [])],
+                p.forward: [(REPLACE, [])],
+            }
+        # The verified address stays; forwarding follows the new wish at once.
+        return {p.forward: [(REPLACE, [account.backup_mail] if forward else [])]}
 
     def confirm_backup_mail(self, dn: str, address: str, now: float | None = None) -> bool:
         """Mark ``address`` verified if it is still the account's backup address.
@@ -183,10 +207,11 @@ class AppDirectory:
         self._modify(dn, changes, self._same_backup_and_state_filter(account))
         return account.forward
 
-    def accept_cgu(self, account: Account, version: str, now: float | None = None) -> None:
-        """Record that the user accepted CGU ``version`` (only if the account did not change)."""
-        changes = self._cgu_changes(version, ldap_time(now))
-        self._modify(account.dn, changes, self._unchanged_filter(account))
+    def accept_cgu(self, account: Account, charter: Charter, now: float | None = None) -> None:
+        """Record that the user accepted ``charter`` (only if the account did not change)."""
+        changes, guards = self._charter_changes(account, charter, ldap_time(now))
+        if changes:  # else this very value is there already (the same second)
+            self._modify(account.dn, changes, self._unchanged_filter(account, guards))
 
     def set_forwarding(self, account: Account, wish: bool) -> None:
         """The user's forwarding wish; the MTA's attribute only ever holds a verified address."""
@@ -212,9 +237,9 @@ class AppDirectory:
         self._modify(dn, changes, self._same_backup_and_state_filter(account))
         return account
 
-    def change_password(self, account: Account, password: str) -> None:
+    def change_password(self, account: Account, password: str, now: float | None = None) -> None:
         """A new password for an active account, hashed and policy-checked by the server."""
-        changes = {"userPassword": [(REPLACE, [secret(password)])]}
+        changes = self._password_changes(password, ldap_time(now))
         try:
             self._modify(account.dn, changes, self._unchanged_filter(account))
         except PasswordRejected:
@@ -231,11 +256,35 @@ class AppDirectory:
             raise Conflict("backup address changed, or account reset, since the link was sent")
         return account
 
-    def _cgu_changes(self, version: str, stamp: str) -> dict[str, list]:
-        changes = {self.profile.cgu_version: [(REPLACE, [version])]}
-        if self.profile.cgu_time:  # a profile may keep no acceptance time
-            changes[self.profile.cgu_time] = [(REPLACE, [stamp])]
+    def _password_changes(self, password: str, stamp: str) -> dict[str, list]:
+        changes = {"userPassword": [(REPLACE, [secret(password)])]}
+        if self.profile.password_time:  # a profile may keep no password-change date
+            changes[self.profile.password_time] = [(REPLACE, [stamp])]
         return changes
+
+    def _charter_changes(
+        self, account: Account, charter: Charter, stamp: str
+    ) -> tuple[dict[str, list], list[str]]:
+        """The changes that record ``charter``, and the assertions they rest on.
+
+        One value per service ("service"): this service's value is added, its old values
+        (read at identification) deleted by their exact value, every other service's left as
+        it is -- never a REPLACE. The assertion names each value deleted, so a change in
+        between fails the whole Modify (122) instead of deleting something else. A single
+        version ("version"): replaced, with its time.
+        """
+        p, value = self.profile, self.profile.charter_value(charter, stamp)
+        if p.cgu_format != "service":
+            changes = {p.cgu_version: [(REPLACE, [value])]}
+            if p.cgu_time:  # a profile may keep no acceptance time
+                changes[p.cgu_time] = [(REPLACE, [stamp])]
+            return changes, []
+        old = [a.raw for a in charter.acceptances(account) if a.raw != value]
+        operations = [(ldap3.MODIFY_DELETE, old)] if old else []
+        if value not in {a.raw for a in account.charters}:
+            operations.append((ldap3.MODIFY_ADD, [value]))
+        guards = [f"({p.cgu_version}={escape_filter_chars(raw)})" for raw in old]
+        return ({p.cgu_version: operations} if operations else {}), guards
 
     def _same_backup_filter(self, account: Account) -> str:
         if not account.backup_mail:
@@ -247,14 +296,14 @@ class AppDirectory:
         state = escape_filter_chars(account.state_raw or account.state)
         return f"(&{self._same_backup_filter(account)}({self.profile.state}={state}))"
 
-    def _unchanged_filter(self, account: Account) -> str:
+    def _unchanged_filter(self, account: Account, guards: list[str] | None = None) -> str:
         changed = (
             f"(pwdChangedTime={escape_filter_chars(account.pwd_changed_time)})"
             if account.pwd_changed_time
             else "(!(pwdChangedTime=*))"
         )
         state = escape_filter_chars(account.state_raw or account.state)
-        return f"(&({self.profile.state}={state}){changed})"
+        return f"(&({self.profile.state}={state}){changed}{''.join(guards or ())})"
 
     def _modify(self, dn: str, changes: dict, assertion: str) -> None:
         controls = [(ASSERTION_CONTROL, True, encode_filter(assertion))]

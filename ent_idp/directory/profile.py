@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..settings.sections import LdapSettings
-from .accounts import Account, AccountState
+from .accounts import Acceptance, Account, AccountState, Charter
 
 # Our names of the attributes a profile names ([ldap] <name>_attribute).
 ATTRIBUTES = (
@@ -25,6 +25,7 @@ ATTRIBUTES = (
     "activated_time",
     "forward",
     "school",
+    "password_time",
 )
 # Read on every search besides the profile's own attributes.
 STANDARD_ATTRIBUTES = ("mail", "givenName", "sn", "pwdChangedTime", "pwdAccountLockedTime")
@@ -32,6 +33,7 @@ STANDARD_ATTRIBUTES = ("mail", "givenName", "sn", "pwdChangedTime", "pwdAccountL
 
 @dataclass(frozen=True)
 class Profile:
+    name: str  # [ldap] profile: "entidp", "esco"
     object_class: str
     login: str
     state: str
@@ -43,13 +45,34 @@ class Profile:
     activated_time: str
     forward: str  # the MTA's attribute: only ever a verified address
     school: str  # may be empty: the directory names no school (« Identifiant oublié »)
+    password_time: str  # may be empty: the profile keeps no password-change date
     states: dict[AccountState, str]  # our state -> the directory's value
+    cgu_format: str  # "version": one version, replaced; "service": one value per service
 
     @classmethod
     def from_settings(cls, ldap: LdapSettings) -> Profile:
         named = {name: getattr(ldap, f"{name}_attribute") for name in ATTRIBUTES}
         states = {state: getattr(ldap, f"state_{state.value}") for state in AccountState}
-        return cls(object_class=ldap.account_object_class, states=states, **named)
+        return cls(
+            name=ldap.profile,
+            object_class=ldap.account_object_class,
+            states=states,
+            cgu_format=ldap.cgu_format,
+            **named,
+        )
+
+    def new_entry(self, login: str) -> dict[str, object]:
+        """The classes (and mandatory attributes) of an account the admin adds: the shipped
+        schema's; on ESCO, an ENTPerson with ESCOAddons (the ESCO attributes need it), whose
+        join key names ent-idp as the feed that made it (``ent-idp check``'s entry)."""
+        if self.name == "esco":
+            return {
+                "objectClass": [self.object_class, "ESCOAddons", "entIdpAccount",
+                                "inetLocalMailRecipient"],
+                "uid": login,
+                "ENTPersonJointure": f"ENT-IDP${login}",
+            }  # fmt: skip
+        return {"objectClass": ["inetOrgPerson", self.object_class, "inetLocalMailRecipient"]}
 
     def names(self) -> dict[str, str]:
         """Our name -> the attribute's, for every attribute the profile names (not empty)."""
@@ -58,40 +81,73 @@ class Profile:
     @property
     def read_attributes(self) -> list[str]:
         mine = [self.login, self.state, self.cgu_version, self.backup_mail, self.backup_verified]
-        return [*mine, self.forward_wish, *STANDARD_ATTRIBUTES]
+        kept = [name for name in (self.cgu_time,) if name]
+        return [*mine, *kept, self.forward_wish, *STANDARD_ATTRIBUTES]
 
-    def state_of(self, raw: str, cgu_version: str) -> str:
-        """Our state for the directory's value (pending and reset may share one)."""
+    def state_of(self, raw: str, accepted_before: bool) -> str:
+        """Our state for the directory's value (pending and reset may share one: an account
+        that accepted a CGU before, of any service, was active once)."""
         matches = [ours for ours, value in self.states.items() if value.lower() == raw.lower()]
         if matches == [AccountState.ACTIVE]:
             return AccountState.ACTIVE
         if set(matches) == {AccountState.PENDING, AccountState.RESET}:
-            return AccountState.RESET if cgu_version else AccountState.PENDING
-        return matches[0] if matches else "other"  # e.g. BLOQUE: nothing to do here
+            return AccountState.RESET if accepted_before else AccountState.PENDING
+        return matches[0] if matches else "other"  # e.g. BLOQUE, DELETE: nothing to do here
+
+    def acceptances(self, values: list[str], time: str) -> tuple[Acceptance, ...]:
+        """The CGU acceptances an entry holds, in either format it may be in.
+
+        "version": the one version, with the time attribute's value. "service": one value
+        per service, ``serviceId;yyyyMMdd;yyyyMMddHHmmssZ`` (the region's account app) or
+        ``service-id$YYYYMMDDHHMMSSZ`` (the schema's description); other values are not
+        ours to read, and are left alone.
+        """
+        if self.cgu_format != "service":
+            return tuple(Acceptance("", value, time, value) for value in values[:1] if value)
+        found = []
+        for value in values:
+            parts = value.split(";")
+            if len(parts) == 3 and all(parts):
+                found.append(Acceptance(parts[0], parts[1], parts[2], value))
+            elif "$" in value and ";" not in value:
+                service_id, _, stamp = value.rpartition("$")
+                if service_id and stamp:
+                    found.append(Acceptance(service_id, "", stamp, value))
+        return tuple(found)
+
+    def charter_value(self, charter: Charter, stamp: str) -> str:
+        """What records the acceptance of ``charter`` at ``stamp`` (the region's format)."""
+        if self.cgu_format != "service":
+            return charter.version
+        return f"{charter.service_id};{charter.version};{stamp}"
 
     def account(self, entry: dict) -> Account:
         """The account a search entry (``dn`` and ``attributes``) holds."""
         attrs = entry["attributes"]
 
-        def first(name: str) -> str:
-            values = attrs.get(name) or []
+        def every(name: str) -> list[str]:
+            values = attrs.get(name) or [] if name else []
             if isinstance(values, (str, bytes)):
                 values = [values]
-            value = values[0] if values else ""
-            return value.decode() if isinstance(value, bytes) else str(value)
+            return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
+
+        def first(name: str) -> str:
+            return next(iter(every(name)), "")
 
         state_raw = first(self.state)
+        charters = self.acceptances(every(self.cgu_version), first(self.cgu_time))
         return Account(
             dn=entry["dn"],
             login=first(self.login),
-            state=self.state_of(state_raw, first(self.cgu_version)),
+            state=self.state_of(state_raw, bool(charters)),
             state_raw=state_raw,
             mail=first("mail"),
             given_name=first("givenName"),
             surname=first("sn"),
-            cgu_version=first(self.cgu_version),
+            charters=charters,
             backup_mail=first(self.backup_mail),
-            backup_verified=bool(first(self.backup_verified)),
+            # A verified time without an address (a hand edit) verifies nothing.
+            backup_verified=bool(first(self.backup_verified) and first(self.backup_mail)),
             forward=first(self.forward_wish).upper() == "TRUE",
             pwd_changed_time=first("pwdChangedTime"),
             locked_time=first("pwdAccountLockedTime"),

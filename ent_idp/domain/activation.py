@@ -1,14 +1,16 @@
 """« Activer mon compte » and « Mon compte a été réinitialisé »: what each step does.
 
-Identification starts the flow the account needs; the addresses step keeps the user's
-choice; the password step makes the final write (one guarded Modify), then queues the
-validation mail and the notices, each at most once. Views call these functions; they raise
-the exceptions of ``ent_idp.errors``.
+Identification starts the flow the account needs (with the provisional password, or, for a
+federated user, from a CAS ticket); the CGU and addresses steps keep the user's choices; the
+last step makes the final write (one guarded Modify) -- the password step, or, for a
+federated user who has none, the last choice -- then queues the validation mail and the
+notices, each at most once. Views call these functions; they raise the exceptions of
+``ent_idp.errors``.
 """
 
 from __future__ import annotations
 
-from .. import audit
+from .. import audit, cas
 from ..core import flows
 from ..core.flows import Flow, Kind
 from ..core.identification import ALL_STATES, check_credentials
@@ -20,6 +22,7 @@ from ..errors import (
     AccountNotFound,
     Conflict,
     DirectoryUnavailable,
+    IdentificationFailed,
     NothingToDo,
     PasswordRejected,
     WriteUnconfirmed,
@@ -38,29 +41,82 @@ def identify(kind: Kind, login: str, password: str, service: str) -> Flow:
     version is not the current one, and sends pending or reset ones to their own flow.
     """
     states = ALL_STATES if kind is Kind.CGU else COMPLETING
-    account = check_credentials(login, password, states, flow=kind.value)
+    account, profile = check_credentials(login, password, states, flow=kind.value)
     asked = kind.value
     if kind is Kind.CGU and account.needs_completion:
         kind = Kind.completing(account)
-    elif kind is Kind.CGU and account.cgu_version == resources().settings.cgu.version:
+    elif kind is Kind.CGU and resources().charter.accepted_by(account):
         audit.event("identification", login, "failed", flow=asked, reason="nothing-to-do")
         raise NothingToDo()
-    audit.event("identification", login, "ok", flow=asked, started=kind.value)
-    return flows.start(kind, account, service)
+    audit.event(
+        "identification", login, "ok", flow=asked, started=kind.value, profile=profile.name
+    )
+    return flows.start(kind, account, service, profile)
+
+
+def identify_federated(ticket: str, here: str, service: str) -> Flow:
+    """The flow a federated user needs, started from the CAS ticket ``here`` was given.
+
+    CAS (python-cas, CAS 3, the service checked) proved who they are: it stands for the
+    provisional password they do not have. Only an account of a federated profile is taken
+    (IdentificationFailed otherwise: a local account identifies with its password); one with
+    nothing to do raises NothingToDo. Raises cas.CasUnavailable when CAS does not answer.
+    """
+    r = resources()
+    found = cas.validate_ticket(r.settings.cas.url, here, ticket, r.settings.cas.timeout)
+    if found is None:
+        audit.event("identification", "", "failed", reason="invalid-ticket", via="cas")
+        raise IdentificationFailed()
+    login = found[0]
+    try:
+        account = r.directory.find(login)
+    except AccountNotFound:
+        account = None
+    profile = r.directory.user_profile(account.dn) if account else None
+    if account is None or profile is None or not profile.federated:
+        audit.event("identification", login, "failed", reason="not-federated", via="cas")
+        raise IdentificationFailed()
+    if account.needs_completion:
+        kind = Kind.completing(account)
+    elif account.state == AccountState.ACTIVE and not r.charter.accepted_by(account):
+        kind = Kind.CGU
+    else:
+        audit.event("identification", login, "failed", reason="nothing-to-do", via="cas")
+        raise NothingToDo()
+    audit.event("identification", login, "ok", flow=kind.value, profile=profile.name, via="cas")
+    return flows.start(kind, account, service, profile)
+
+
+def accept_cgu(flow: Flow) -> None:
+    """The CGU step of an activation: kept on the flow (written with the rest at the end)."""
+    flows.update(flow, cgu_accepted=True)
 
 
 def choose_mails(flow: Flow, backup_mail: str, forward: bool) -> None:
     flows.update(flow, backup_mail=backup_mail, forward=forward, mails_done=True)
 
 
-def complete(flow: Flow, password: str) -> None:
+def skip_mails(flow: Flow) -> None:
+    """« Plus tard »: the backup address stays as it is (none, or the one the account has)."""
+    account = flow.account
+    flows.update(
+        flow,
+        backup_mail=account.backup_mail,
+        forward=account.forward,
+        mails_done=True,
+        mails_skipped=True,
+    )
+
+
+def complete(flow: Flow, password: str | None) -> None:
     """The final write, then the validation mail and the notices; each at most once.
 
     A fault may leave the directory written and the flow not told (the Modify's answer lost,
     Redis down right after it): the flow then carries ``write_pending``, and when the user
     submits again and the directory refuses, we look whether it holds this user's own write
     (the account active with the password just submitted). If so the flow finishes as a
-    success, so no one reads « déjà traité » about their own activation.
+    success, so no one reads « déjà traité » about their own activation. ``password`` is
+    None for a federated account, which has none here.
     """
     login = flow.account.login
     with resources().store.locks.hold(flow.account.dn, flow_id=flow.id) as acquired:
@@ -93,33 +149,37 @@ def complete(flow: Flow, password: str) -> None:
 
 def _accepted(flow: Flow) -> dict[str, str]:
     """The CGU version the final write recorded, when the user accepted it in this flow."""
-    version = resources().settings.cgu.version
-    if flow.cgu_accepted and flow.account.cgu_version != version:
-        return {"cgu_version": version}
+    charter = resources().charter
+    if flow.cgu_accepted and not charter.accepted_by(flow.account):
+        return {"cgu_version": charter.version}
     return {}
 
 
-def _write(flow: Flow, password: str) -> None:
-    current_cgu = resources().settings.cgu.version
-    resources().directory.complete(
+def _write(flow: Flow, password: str | None) -> None:
+    r = resources()
+    r.directory.complete(
         flow.account,
         password=password,
-        cgu_version=current_cgu if flow.cgu_accepted else flow.account.cgu_version,
-        backup_mail=flow.backup_mail,
+        charter=r.charter if flow.cgu_accepted else None,
+        backup_mail=None if flow.mails_skipped else flow.backup_mail,
         forward=flow.forward,
     )
 
 
-def _holding_own_write(flow: Flow, password: str) -> Account | None:
+def _holding_own_write(flow: Flow, password: str | None) -> Account | None:
     """The account, if it is active with ``password``: the write was this flow's own.
 
-    One bind on the bind-only connections, only after a fault left the outcome unknown.
+    One bind on the bind-only connections, only after a fault left the outcome unknown. A
+    federated account (no password) is ours if it is active with the CGU accepted.
     """
-    directory = resources().directory
-    if directory.check_password(flow.account.dn, password) is not PasswordCheck.OK:
+    r = resources()
+    if password is not None:
+        if r.directory.check_password(flow.account.dn, password) is not PasswordCheck.OK:
+            return None
+    account = r.directory.get(flow.account.dn)
+    if account.state != AccountState.ACTIVE:
         return None
-    account = directory.get(flow.account.dn)
-    return account if account.state == AccountState.ACTIVE else None
+    return account if password is not None or r.charter.accepted_by(account) else None
 
 
 def _finish(flow: Flow, account: Account | None = None) -> None:
@@ -135,7 +195,7 @@ def _finish(flow: Flow, account: Account | None = None) -> None:
     with resources().store.transaction():
         if needs_validation:
             send_validation(read.dn, read.login, flow.backup_mail)
-        if read.backup_verified:
+        if read.backup_verified and not flow.federated:
             # A reset account's verified address hears that its password changed.
             notify_password_change(read.backup_mail, read.login)
         flows.update(flow, completed=True, validation_sent=needs_validation, write_pending=False)

@@ -2,10 +2,11 @@
 
 A request only queues the login (``ent_idp.core.links``), so the page, its status and its
 timing are the same whether the account exists, has a verified address or not; the mail
-worker looks the account up and sends the link. Following the link (GET shows a button,
-POST uses it) starts a small flow whose one step is the new password, written like every
-password: one Modify guarded by an assertion, under the per-account lock, hashed and
-policy-checked by the server.
+worker looks the account up and sends the link. Federated users (ÉduConnect) get none: their
+password is the federation's, and the page points every visitor there. Following the link
+(GET shows a button, POST uses it) starts a small flow whose one step is the new password,
+written like every password: one Modify guarded by an assertion, under the per-account
+lock, hashed and policy-checked by the server.
 """
 
 from __future__ import annotations
@@ -17,15 +18,25 @@ from ..core.links import MailedLink
 from ..core.notices import notify_password_change
 from ..core.passwords import write_password
 from ..core.resources import resources
-from ..directory import AccountState
+from ..directory import Account, AccountState
 from ..store import TokenPurpose, TokenRecord
+
+
+def _eligible(account: Account) -> bool:
+    """An active account with a password of ours: a federated user's is the federation's
+    (the page points them there; a link would give them a second password here)."""
+    if account.state != AccountState.ACTIVE:
+        return False
+    profile = resources().directory.user_profile(account.dn)
+    return profile is not None and not profile.federated
+
 
 LINK = MailedLink(
     name="recovery",
     purpose=TokenPurpose.FORGOTTEN_PASSWORD,
     endpoint="recovery.link",
     mail=mails.forgotten_password_mail,
-    eligible=lambda account: account.state == AccountState.ACTIVE,
+    eligible=_eligible,
     queue=lambda: resources().store.recovery_requests,
 )
 PURPOSE = LINK.purpose

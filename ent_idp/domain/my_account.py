@@ -30,7 +30,7 @@ class Gate(StrEnum):
     SIGNED_OUT = "signed-out"  # no session, or it ended: to CAS
     GONE = "gone"  # the account is gone: the session ends, 403
     TO_COMPLETE = "to-complete"  # pending or reset: its flow first
-    NEW_CGU = "new-cgu"  # a new version of the CGU to accept first
+    FLOW = "flow"  # a flow started for them: a new version of the CGU to accept
     OPEN = "open"
 
 
@@ -39,11 +39,16 @@ class Visit:
     gate: Gate
     account: Account | None = None
     kind: Kind | None = None  # TO_COMPLETE: the flow to go through
-    flow: Flow | None = None  # NEW_CGU: the CGU flow started
+    flow: Flow | None = None  # FLOW: the flow started
+    federated: bool = False  # their password is the federation's: they activate through CAS
 
 
 def visit(sid: str | None, here: str) -> Visit:
-    """The account behind the session ``sid``, or what stands before it."""
+    """The account behind the session ``sid``, or what stands before it.
+
+    A federated account to complete has no provisional password: it activates through CAS
+    (``Visit.federated``), where the user is logged in already.
+    """
     r = resources()
     login = r.store.sessions.login_for(sid)
     if login is None:
@@ -53,12 +58,15 @@ def visit(sid: str | None, here: str) -> Visit:
     except AccountNotFound:
         r.store.sessions.close(sid)
         return Visit(Gate.GONE)
+    profile = r.directory.user_profile(account.dn)
+    federated = bool(profile and profile.federated)
     if account.needs_completion:
-        return Visit(Gate.TO_COMPLETE, account, kind=Kind.completing(account))
-    flow = start_cgu_if_due(account, here)
+        kind = Kind.completing(account)
+        return Visit(Gate.TO_COMPLETE, account, kind=kind, federated=federated)
+    flow = start_cgu_if_due(account, here, profile)
     if flow is not None:
-        return Visit(Gate.NEW_CGU, account, flow=flow)
-    return Visit(Gate.OPEN, account)
+        return Visit(Gate.FLOW, account, flow=flow)
+    return Visit(Gate.OPEN, account, federated=federated)
 
 
 def sign_in(ticket: str, here: str) -> str | None:
@@ -107,7 +115,7 @@ def check_current_password(account: Account, password: str, event: str) -> None:
     """
     devices.remember(account.dn)  # logged in through CAS: this browser has its own bucket
     try:
-        found = check_credentials(
+        found, _ = check_credentials(
             account.login, password, frozenset({AccountState.ACTIVE}), flow="compte"
         )
     except IdentificationFailed:

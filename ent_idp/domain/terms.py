@@ -1,11 +1,14 @@
-"""The CGU (Conditions Générales d'Utilisation): the step of every flow that asks for them,
-the CGU flow of an active account (/conditions), and what the CAS interrupt asks.
+"""The CGU (Conditions Générales d'Utilisation): the CGU flow of an active account
+(/conditions, or started for a CAS-authenticated user), and what the CAS interrupt asks.
 
-The version in force is ``[cgu] version``; an account that accepted another one goes
-through the CGU flow before using the ENT.
+The CGU in force are ``resources().charter`` ([cgu] service_id and version); an account
+whose acceptances do not cover them goes through the CGU flow before using the ENT. In an
+activation the CGU are one step among others (``activation.accept_cgu``).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from .. import audit
 from ..core import flows
@@ -14,33 +17,38 @@ from ..core.resources import resources
 from ..errors import AccountNotFound, Conflict
 
 
-def current_version() -> str:
-    return resources().settings.cgu.version
+@dataclass(frozen=True)
+class Needed:
+    """The flow an account must go through before using the ENT."""
+
+    kind: Kind
+    federated: bool  # through CAS (/activation-federee), not with a password
 
 
-def flow_needed(login: str) -> Kind | None:
+def flow_needed(login: str) -> Needed | None:
     """Which flow an account must go through before using the ENT, if any (for CAS)."""
+    r = resources()
     try:
-        account = resources().directory.find(login)
+        account = r.directory.find(login)
     except AccountNotFound:
         return None
     if account.needs_completion:
-        return Kind.completing(account)
-    if account.cgu_version != current_version():
-        return Kind.CGU
-    return None
+        kind = Kind.completing(account)
+    elif not r.charter.accepted_by(account):
+        kind = Kind.CGU
+    else:
+        return None
+    profile = r.directory.user_profile(account.dn)
+    return Needed(kind, federated=bool(profile and profile.federated))
 
 
 def accept(flow: Flow) -> None:
-    """Accepting the CGU is a step of activation; in the CGU flow it is the write itself."""
-    if flow.kind is not Kind.CGU:
-        flows.update(flow, cgu_accepted=True)
-        return
-    version = current_version()
+    """The CGU flow's one write: the acceptance, recorded for this service only."""
+    charter = resources().charter
     try:
-        resources().directory.accept_cgu(flow.account, version)
+        resources().directory.accept_cgu(flow.account, charter)
     except Conflict:
         audit.event("cgu", flow.account.login, "conflict")
         raise
-    audit.event("cgu", flow.account.login, "ok", version=version)
+    audit.event("cgu", flow.account.login, "ok", version=charter.version)
     flows.update(flow, cgu_accepted=True, completed=True)

@@ -14,6 +14,7 @@ inside the app. Flask gets only its own keys (``ent_idp.web.config``).
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from pathlib import Path
@@ -22,7 +23,8 @@ from typing import Any
 from flask import current_app
 
 from ..errors import ConfigError
-from .checks import check, networks
+from . import user_profiles
+from .checks import check, check_charter, networks
 from .defaults import DEFAULTS, ENV_PREFIX, PROFILES, flask_name, toml_name
 from .sections import Settings, build
 
@@ -90,6 +92,14 @@ def _from_env(raw: str, default: Any, section: str, key: str) -> Any:
             return float(raw)
         except ValueError:
             raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+    if key == "user_profiles":
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise ConfigError(
+                f'{name} must be a JSON list, e.g. [{{"name": "eleve", "filter": '
+                '"(objectClass=ENTEleve)", "backup_address": "required", "password": "local"}]'
+            ) from None
     if key in ("allowed_services", "allowed_hosts", "trusted_proxies", "logout_addresses"):
         return [item.strip() for item in raw.split(",") if item.strip()]
     return raw
@@ -120,6 +130,13 @@ def _derive(settings: dict, base_dir: Path) -> dict[str, dict[str, Any]]:
         settings.setdefault(flask_name("ldap", key), "")
         if not settings[flask_name("ldap", key)]:
             settings[flask_name("ldap", key)] = value
+    if settings["LDAP_PROFILE"] == "esco":  # the region's states are written in upper case
+        for state in ("PENDING", "RESET", "ACTIVE"):
+            settings[f"LDAP_STATE_{state}"] = settings[f"LDAP_STATE_{state}"].upper()
+    check_charter(settings)
+    settings["USER_PROFILES"] = user_profiles.parse(
+        settings["USER_PROFILES"], settings["LDAP_PROFILE"]
+    )
     for name in ("PUBLIC_URL", "CAS_URL"):
         if not settings[name].endswith("/"):
             settings[name] += "/"

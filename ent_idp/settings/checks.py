@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from datetime import date
+import time
 from email.utils import parseaddr
 from typing import Any
 from urllib.parse import urlsplit
@@ -121,6 +122,41 @@ def _check_legal(settings: dict) -> None:
     url = urlsplit(settings["LEGAL_LEGAL_NOTICES_URL"])
     if url.geturl() and (url.scheme not in {"http", "https"} or not url.hostname):
         raise ConfigError("setting [legal] legal_notices_url must be an absolute http(s) URL")
+
+
+CHARTER_FORMATS = ("version", "service")
+
+
+def check_charter(settings: dict) -> None:
+    """How the CGU acceptance is kept, once the profile filled in its names.
+
+    Where the directory keeps one value per service ("service": ESCO), ent-idp writes
+    ``serviceId;yyyyMMdd;yyyyMMddHHmmssZ`` as the region's own account app does, so the
+    service id must be a plain token and the version a date.
+    """
+    kept = settings["LDAP_CGU_FORMAT"]
+    if kept not in CHARTER_FORMATS:
+        raise ConfigError(f"setting [ldap] cgu_format must be version or service, not {kept!r}")
+    if kept != "service":
+        return
+    service_id = settings["CGU_SERVICE_ID"]
+    if not re.fullmatch(r"[A-Za-z0-9._:/@-]+", service_id or ""):
+        raise ConfigError(
+            "setting [cgu] service_id (or ENT_IDP_CGU_SERVICE_ID) is required with the "
+            f"{settings['LDAP_PROFILE']} profile: the id this deployment's CGU acceptances are "
+            'filed under, letters, digits and . _ : / @ - only, e.g. service_id = "ent-idp"'
+        )
+    version = settings["CGU_VERSION"]
+    try:
+        valid = re.fullmatch(r"\d{8}", version) and time.strptime(version, "%Y%m%d")
+    except ValueError:
+        valid = False
+    if not valid:
+        raise ConfigError(
+            f"setting [cgu] version must be a date, yyyyMMdd, with the {settings['LDAP_PROFILE']} "
+            'profile (the date the CGU came into force), e.g. version = "20260901", '
+            f"not {version!r}"
+        )
 
 
 def networks(values: Any) -> tuple:

@@ -44,6 +44,11 @@ DEFAULTS: dict[tuple[str, str], Any] = {
     ("ldap", "state_active"): "",
     ("ldap", "cgu_version_attribute"): "",
     ("ldap", "cgu_time_attribute"): "",
+    # How the CGU acceptance is kept: "version" (one version attribute, replaced) or
+    # "service" (one value per service, "serviceId;yyyyMMdd;time": only ours is touched).
+    ("ldap", "cgu_format"): "",
+    # When the password last changed, written with every password (empty: not kept).
+    ("ldap", "password_time_attribute"): "",
     ("ldap", "backup_mail_attribute"): "entIdpBackupMail",
     ("ldap", "backup_verified_attribute"): "entIdpBackupMailVerifiedTime",
     ("ldap", "forward_wish_attribute"): "entIdpMailForward",
@@ -83,6 +88,9 @@ DEFAULTS: dict[tuple[str, str], Any] = {
     # school only.
     ("mail", "help_contact"): "",
     ("cgu", "version"): REQUIRED,
+    # The service id the acceptances are filed under, where the directory keeps one per
+    # service ([ldap] cgu_format = "service", the esco profile): required there.
+    ("cgu", "service_id"): "",
     ("cgu", "text_file"): REQUIRED,
     ("cgu", "text_file_en"): "",
     ("flow", "idle_minutes"): 30,
@@ -130,15 +138,23 @@ DEFAULTS: dict[tuple[str, str], Any] = {
     ("admin", "bind_dn"): "",
     ("admin", "bind_password"): "",
     ("admin", "ent_url"): "",
+    # Who the users are, and their steps ([[user_profiles]]; ent_idp.settings.user_profiles).
+    # Empty: the attribute profile's defaults.
+    ("", "user_profiles"): [],
+    # The federation federated profiles log in through: its name and where users manage
+    # their password there (shown instead of ent-idp's password pages).
+    ("federation", "name"): "ÉduConnect",
+    ("federation", "url"): "https://educonnect.education.gouv.fr/",
 }
 
 MIN_SECRET_KEY_LENGTH = 32
 
 # Attribute profiles: the names (and state values) of a directory's schema, so a deployment
 # maps its own instead of migrating. "esco": the ESCO/SDET schema of the regional ENTs, where
-# a pending and a reset account are both INVALIDE (a reset one has accepted a CGU before) and
-# no CGU acceptance time is kept; the backup-mail attributes stay entIdp ones (auxiliary class
-# entIdpAccount on the entries).
+# a pending and a reset account are both INVALIDE (a reset one has accepted a CGU before),
+# states are written in upper case, the CGU acceptance is one value per service in a
+# multi-valued attribute and the password's modification date is kept; the backup-mail
+# attributes stay entIdp ones (auxiliary class entIdpAccount on the entries).
 PROFILES: dict[str, dict[str, str]] = {
     "entidp": {
         "account_object_class": "entIdpAccount",
@@ -149,6 +165,8 @@ PROFILES: dict[str, dict[str, str]] = {
         "state_active": "active",
         "cgu_version_attribute": "entIdpCguVersion",
         "cgu_time_attribute": "entIdpCguAcceptedTime",
+        "cgu_format": "version",
+        "password_time_attribute": "",
     },
     "esco": {
         "account_object_class": "ENTPerson",
@@ -159,6 +177,8 @@ PROFILES: dict[str, dict[str, str]] = {
         "state_active": "VALIDE",
         "cgu_version_attribute": "ESCOPersonValidationCharteService",
         "cgu_time_attribute": "",
+        "cgu_format": "service",
+        "password_time_attribute": "ESCODateModificationPassword",
     },
 }
 

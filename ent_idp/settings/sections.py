@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from .defaults import DEFAULTS, flask_name
+from .user_profiles import UserProfile
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 DERIVED = {"derived": True}
@@ -50,6 +51,8 @@ class LdapSettings:
     state_active: str
     cgu_version_attribute: str
     cgu_time_attribute: str
+    cgu_format: str  # "version" | "service"
+    password_time_attribute: str
     backup_mail_attribute: str
     backup_verified_attribute: str
     forward_wish_attribute: str
@@ -97,9 +100,16 @@ class MailSettings:
 @dataclass(frozen=True)
 class CguSettings:
     version: str
+    service_id: str
     text_file: str
     text_file_en: str
     texts: dict[str, list[str]] = field(default_factory=dict, metadata=DERIVED)  # by language
+
+
+@dataclass(frozen=True)
+class FederationSettings:
+    name: str
+    url: str
 
 
 @dataclass(frozen=True)
@@ -213,6 +223,7 @@ class Settings:
     templates_dir: str
     allowed_hosts: list[str]
     trusted_proxies: list[str]
+    user_profiles: tuple[UserProfile, ...]  # typed at load time (settings.user_profiles)
     # One per TOML section.
     brand: BrandSettings
     ldap: LdapSettings
@@ -220,6 +231,7 @@ class Settings:
     cas: CasSettings  # its url ends with "/"
     mail: MailSettings
     cgu: CguSettings
+    federation: FederationSettings
     flow: FlowSettings
     account: AccountSettings
     http: HttpSettings
@@ -236,6 +248,11 @@ class Settings:
     @property
     def testing(self) -> bool:
         return bool(self.flask_extra.get("TESTING"))
+
+    @property
+    def federated_profiles(self) -> bool:
+        """Whether some users log in through the federation (the pages then point to it)."""
+        return any(profile.federated for profile in self.user_profiles)
 
 
 SECTIONS: dict[str, type] = {

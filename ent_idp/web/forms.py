@@ -8,7 +8,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext, ngettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, StringField
+from wtforms import BooleanField, EmailField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from ..directory import Account
@@ -181,6 +181,11 @@ class MailsForm(BackupMailForm):
     forward = BooleanField(
         _l("Rediriger mes messages internes ENT vers cette adresse de messagerie.")
     )
+    later = SubmitField(_l("Plus tard"))  # only where the user profile makes it optional
+
+    def later_pressed(self) -> bool:
+        """« Plus tard » was pressed (the CSRF token is checked for every post anyway)."""
+        return self.is_submitted() and bool(self.later.data)
 
     def prefill(self, backup_mail: str, forward: bool) -> None:
         """The choice made before (the back button), or the address the account has."""

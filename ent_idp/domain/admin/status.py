@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ...core.resources import resources
-from ...directory import AdminDirectory
+from ...directory import Account, AdminDirectory
 
 
 def status(admin: AdminDirectory, login: str) -> list[tuple[str, str]]:
@@ -19,18 +19,12 @@ def status(admin: AdminDirectory, login: str) -> list[tuple[str, str]]:
     forwarding = "wished" if d.get("forward_wish", "").upper() == "TRUE" else "not wished"
     if d.get("forward"):
         forwarding += f", active to {d['forward']}"
-    cgu = d.get("cgu_version") or "none accepted"
-    if d.get("cgu_version") and d.get("cgu_time"):
-        cgu += f" (accepted {_when(d['cgu_time'])})"
-    current = resources().settings.cgu.version
-    if d.get("cgu_version") != current:
-        cgu += f"; current version {current}"
     return [
         ("login", account.login),
         ("dn", account.dn),
         ("ENT address", account.mail or "none"),
         ("state", f"{account.state} ({d.get('state')})"),
-        ("CGU version", cgu),
+        ("CGU version", _cgu(account)),
         ("backup address", backup),
         ("forwarding", forwarding),
         ("activated", _when(d.get("activated_time")) or "never"),
@@ -38,6 +32,23 @@ def status(admin: AdminDirectory, login: str) -> list[tuple[str, str]]:
         ("must change password", "yes" if d.get("pwd_reset", "").upper() == "TRUE" else "no"),
         ("locked", f"since {_when(d['locked_time'])}" if d.get("locked_time") else "no"),
     ]
+
+
+def _cgu(account: Account) -> str:
+    """This service's acceptances, whether they cover the current version, and the others'."""
+    charter = resources().charter
+    mine = charter.acceptances(account)
+    accepted = [
+        (a.version or "a version") + (f" (accepted {_when(a.time)})" if a.time else "")
+        for a in mine
+    ]
+    cgu = "; ".join(accepted) or "none accepted"
+    if not charter.accepted_by(account):
+        cgu += f"; current version {charter.version}"
+    others = len(account.charters) - len(mine)
+    if others:
+        cgu += f"; and {others} acceptance{'s' if others > 1 else ''} of other services"
+    return cgu
 
 
 def _when(stamp: str | None) -> str:

@@ -8,6 +8,7 @@ from flask_wtf.csrf import CSRFProtect
 from . import (
     account,
     brand,
+    federation,
     flow,
     forgotten_login,
     home,
@@ -25,6 +26,7 @@ def register(app: Flask, csrf: CSRFProtect) -> None:
     for module in (
         home,
         flow,
+        federation,
         validation,
         account,
         recovery,

@@ -30,6 +30,10 @@ def _here() -> str:
 
 
 def _current_account() -> Account:
+    return _visit().account
+
+
+def _visit() -> my_account.Visit:
     """The logged-in user's account; otherwise a redirect to CAS, or to an unfinished flow."""
     visit = my_account.visit(session.get("account"), _here())
     if visit.gate is Gate.SIGNED_OUT:
@@ -39,22 +43,29 @@ def _current_account() -> Account:
     if visit.gate is Gate.GONE:
         session.pop("account", None)
         abort(403)
+    if visit.gate is Gate.TO_COMPLETE and visit.federated:  # no provisional password
+        abort(redirect(url_for("federation.start", service=_here())))
     if visit.gate is Gate.TO_COMPLETE:
         abort(redirect(url_for("flow.identification", kind=visit.kind, service=_here())))
-    if visit.gate is Gate.NEW_CGU:
+    if visit.gate is Gate.FLOW:
         session["flow"] = visit.flow.id
         abort(redirect(url_for("flow.cgu", kind=visit.flow.kind)))
-    return visit.account
+    return visit
 
 
-def _page(account: Account, status: int = 200, **forms):
+def _page(account: Account, status: int = 200, federated: bool = False, **forms):
     policy = current_policy()
     forms.setdefault("mail_form", AccountMailForm(prefix="adresse"))
     forms.setdefault("forward_form", ForwardForm(prefix="redirection", forward=account.forward))
     forms.setdefault("password_form", PasswordChangeForm(prefix="mdp", policy=policy))
     pending = my_account.pending_backup_mail(account)
     return render_template(
-        "account/index.html", account=account, pending=pending, policy=policy, **forms
+        "account/index.html",
+        account=account,
+        pending=pending,
+        policy=policy,
+        federated=federated,
+        **forms,
     ), status
 
 
@@ -71,7 +82,10 @@ def _show(message: str):
 @bp.get("")
 def index():
     ticket = request.args.get("ticket")
-    return _login(ticket) if ticket else _page(_current_account())
+    if ticket:
+        return _login(ticket)
+    visit = _visit()
+    return _page(visit.account, federated=visit.federated)
 
 
 def _login(ticket: str):

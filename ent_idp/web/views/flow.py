@@ -61,6 +61,19 @@ def _next(flow: Flow):
     return redirect(url_for(f"flow.{flow.next_step().name.lower()}", kind=flow.kind))
 
 
+def advance(flow: Flow):
+    """To the next step; a flow without a password step is written once nothing is left to
+    ask (a federated user's: CAS stood for the password)."""
+    if flow.ready_to_complete():
+        try:
+            activation.complete(flow, None)
+        except Conflict:
+            return _conflict(flow, Step.DONE)
+        except AccountBusy:
+            return _render("flow/busy.html", flow, Step.DONE), 409
+    return _next(flow)
+
+
 @bp.route(f"/{KIND}", methods=["GET", "POST"])
 def identification(kind: str):
     form, service = IdentificationForm(), requested_service(request.args.get("service"))
@@ -99,10 +112,10 @@ def cgu(kind: str):
     flow, form = _flow(kind, Step.CGU), CguForm()
     if form.validate_on_submit():
         try:
-            terms.accept(flow)
+            (terms.accept if flow.kind is Kind.CGU else activation.accept_cgu)(flow)
         except Conflict:
             return _conflict(flow, Step.CGU)
-        return _next(flow)
+        return advance(flow)
     return _render("flow/cgu.html", flow, Step.CGU, form=form)
 
 
@@ -112,9 +125,12 @@ def mails(kind: str):
     form = MailsForm(ent_mail=flow.account.mail)
     if request.method == "GET":
         form.prefill(flow.backup_mail, flow.forward)
+    if flow.backup_optional and form.later_pressed():  # « Plus tard »
+        activation.skip_mails(flow)
+        return advance(flow)
     if form.validate_on_submit():
         activation.choose_mails(flow, form.address, form.forward.data)
-        return redirect(url_for("flow.password", kind=kind))
+        return advance(flow)
     return _render("flow/mails.html", flow, Step.MAILS, form=form)
 
 

@@ -39,20 +39,22 @@ def interrupt():
         response.status_code = 401
         response.headers["WWW-Authenticate"] = 'Basic realm="ent-idp interrupt"'
         return response
-    kind = terms.flow_needed(request.values.get("username", ""))
-    if kind is None:
+    needed = terms.flow_needed(request.values.get("username", ""))
+    if needed is None:
         return jsonify(interrupt=False, block=False, ssoEnabled=True)
-    link = public_url_for(
-        "flow.identification",
-        kind=kind.value,
-        service=requested_service(request.values.get("service")),
-    )
+    kind, service = needed.kind, requested_service(request.values.get("service"))
+    if needed.federated:  # no provisional password: the activation through CAS
+        link = public_url_for("federation.start", service=service)
+    else:
+        link = public_url_for("flow.identification", kind=kind.value, service=service)
     return jsonify(
         interrupt=True,
         block=True,
         ssoEnabled=False,
         autoRedirect=True,
         autoRedirectAfterSeconds=-1,
-        message=render_template("cas/interrupt_message.html", kind=kind).strip(),
+        message=render_template(
+            "cas/interrupt_message.html", kind=kind, federated=needed.federated
+        ).strip(),
         links={render_template("cas/interrupt_link.txt", kind=kind).strip(): link},
     )
