@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from datetime import date
 import time
+from datetime import date
 from email.utils import parseaddr
 from typing import Any
 from urllib.parse import urlsplit
