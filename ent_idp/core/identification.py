@@ -37,7 +37,7 @@ def check_credentials(login: str, password: str, states: frozenset = ALL_STATES)
     attempt = _admit(login, lambda: r.store.throttle.attempt(client_scope()))
     with attempt:
         try:
-            account: Account | None = r.directory.find(login)
+            account: Account | None = r.directory.find(login, may_lag=True)
         except AccountNotFound:
             account = None
         real = account is not None and account.state in states and not _locked(account)

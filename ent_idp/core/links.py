@@ -37,7 +37,7 @@ class MailedLink:
     def _send(self, login: str) -> None:
         event = f"{self.name}-link"
         try:
-            account = resources().directory.find(login)
+            account = resources().directory.find(login, may_lag=True)
         except AccountNotFound:
             audit.event(event, login, "unknown")
             return

@@ -21,7 +21,7 @@ def current_version() -> str:
 def flow_needed(login: str) -> Kind | None:
     """Which flow an account must go through before using the ENT, if any (for CAS)."""
     try:
-        account = resources().directory.find(login)
+        account = resources().directory.find(login, may_lag=True)
     except AccountNotFound:
         return None
     if account.needs_completion:
