@@ -71,13 +71,13 @@ def test_several_hosts_settings_are_checked_at_start_up(plain_settings, changes,
 
 
 def test_urls_stand_for_url_and_sentinels_for_redis_url(plain_settings):
+    """A deployment gives [ldap] urls without url, [redis] sentinels without url."""
+    given = {k: v for k, v in plain_settings.items() if k not in ("LDAP_URL", "REDIS_URL")}
     app = create_app(
         {
-            **plain_settings,
-            "LDAP_URL": "",
+            **given,
             "LDAP_URLS": ["ldap://127.0.0.1:9", "ldap://127.0.0.1:10"],
             "LDAP_READ_URLS": ["ldap://127.0.0.1:11"],
-            "REDIS_URL": "",
             "REDIS_SENTINELS": ["127.0.0.1:26379", "[::1]:26380"],
             "REDIS_MASTER_NAME": "ent-idp",
         }

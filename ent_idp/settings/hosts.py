@@ -12,8 +12,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError
+from .defaults import REQUIRED
 
-_EMPTY = ("", [], None)
+_EMPTY = ("", [], None, REQUIRED)  # not given
 
 
 def check_hosts(settings: dict) -> None:
