@@ -107,37 +107,37 @@ class Browser:
 
 
 def activation(host: str, port: int, login: str, n: int, spec: dict, record) -> None:
+    """One activation. With ``spec["resume"]``, a step answered 503 is done once more (the
+    page loaded again, the form sent again), as a user told « réessayez » does."""
     kind = "/activation"
     address = f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
     browser = Browser(host, port, address, record)
+    tries = 2 if spec.get("resume") else 1
+    backup = f"{login}@perso.example.net"
+    new = spec["new_password"]
+    steps = [
+        ("identification", "", {"login": login, "password": spec["provisional"]}, "/cgu"),
+        ("cgu", "/cgu", {"accept": "y"}, "/adresses"),
+        (
+            "adresses",
+            "/adresses",
+            {"backup_mail": backup, "confirm": backup, "forward": "y"},
+            "/mot-de-passe",
+        ),
+        ("mot-de-passe", "/mot-de-passe", {"password": new, "confirm": new}, "/compte-active"),
+    ]
     try:
-        token = browser.page("identification GET", kind)
-        browser.post(
-            "identification POST",
-            kind,
-            {"csrf_token": token, "login": login, "password": spec["provisional"]},
-            f"{kind}/cgu",
-        )
-        token = browser.page("cgu GET", f"{kind}/cgu")
-        browser.post(
-            "cgu POST", f"{kind}/cgu", {"csrf_token": token, "accept": "y"}, f"{kind}/adresses"
-        )
-        token = browser.page("adresses GET", f"{kind}/adresses")
-        backup = f"{login}@perso.example.net"
-        browser.post(
-            "adresses POST",
-            f"{kind}/adresses",
-            {"csrf_token": token, "backup_mail": backup, "confirm": backup, "forward": "y"},
-            f"{kind}/mot-de-passe",
-        )
-        token = browser.page("mot-de-passe GET", f"{kind}/mot-de-passe")
-        new = spec["new_password"]
-        browser.post(
-            "mot-de-passe POST",
-            f"{kind}/mot-de-passe",
-            {"csrf_token": token, "password": new, "confirm": new},
-            f"{kind}/compte-active",
-        )
+        for name, path, form, then in steps:
+            for attempt in range(tries):
+                try:
+                    token = browser.page(f"{name} GET", kind + path)
+                    browser.post(
+                        f"{name} POST", kind + path, {"csrf_token": token, **form}, kind + then
+                    )
+                    break
+                except StepError as exc:
+                    if exc.status != 503 or attempt == tries - 1:
+                        raise
         status, _, _ = browser.request("compte-active GET", "GET", f"{kind}/compte-active")
         if status != 200:
             raise StepError("compte-active GET", status)

@@ -3,17 +3,18 @@
 Starts, each as local child processes in one work dir:
 
 * two OpenLDAP providers in multi-provider replication (devstack/slapd_replication.py);
-* Redis: a master, a replica and three Sentinels (devstack/redis_cluster.py);
+* Redis: a master, two replicas and three Sentinels (devstack/redis_cluster.py): two, so that
+  a failover still leaves the new master a replica to acknowledge writes (``WAIT 1``);
 * nginx in front of the app instances' addresses, round robin (devstack/nginx_lb.py).
 
-**Extension point**: the app instances (gunicorn, one per address of ``ports.apps``, behind
-nginx) and the mail workers are not started yet: the app speaks neither to Sentinel nor to
-several LDAP servers so far. They will be :class:`Service` objects given to
-``Cluster(..., services=[...])`` (or :meth:`Cluster.add`), started after everything above
-and stopped before it.
+**Extension point**: :class:`Service` objects given to ``Cluster(..., services=[...])`` (or
+:meth:`Cluster.add`) are started after everything above and stopped before it:
+devstack/cluster_app.py adds the SMTP sink, a CAS, the app instances (``ent-idp serve``, one
+per address of ``ports.apps``) and two mail workers.
 
-``python -m devstack.cluster`` starts it on :data:`DEMO_PORTS` under ``var/demo-cluster/``
-(fresh at every run) and prints the addresses; ``--free-ports`` picks free ports instead.
+``python -m devstack.cluster`` starts all of it on :data:`DEMO_PORTS` under
+``var/demo-cluster/`` (fresh at every run), loads the demo accounts and prints the addresses;
+``--free-ports`` picks free ports instead.
 """
 
 from __future__ import annotations
@@ -44,19 +45,23 @@ class Service(Protocol):
 @dataclass(frozen=True)
 class ClusterPorts:
     ldap: tuple[int, ...]
-    redis: tuple[int, int]
+    redis: tuple[int, ...]  # the master, then the replicas
     sentinels: tuple[int, int, int]
     http: int  # nginx
     apps: tuple[int, ...]  # nginx's upstreams: where the app instances listen
+    smtp: int = 0  # the SMTP sink and the CAS (devstack/cluster_app.py)
+    cas: int = 0
 
     @classmethod
     def free(cls, apps: int = 2) -> ClusterPorts:
         return cls(
             ldap=(free_port(), free_port()),
-            redis=(free_port(), free_port()),
+            redis=(free_port(), free_port(), free_port()),
             sentinels=(free_port(), free_port(), free_port()),
             http=free_port(),
             apps=tuple(free_port() for _ in range(apps)),
+            smtp=free_port(),
+            cas=free_port(),
         )
 
 
@@ -64,10 +69,12 @@ class ClusterPorts:
 # both demos can run side by side.
 DEMO_PORTS = ClusterPorts(
     ldap=(3391, 3392),
-    redis=(6391, 6392),
+    redis=(6391, 6392, 6393),
     sentinels=(26391, 26392, 26393),
     http=5080,
     apps=(5081, 5082),
+    smtp=2591,
+    cas=8091,
 )
 
 
@@ -160,6 +167,9 @@ class Cluster:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .cluster_app import add_app_services
+    from .demo import ACCOUNTS
+
     parser = argparse.ArgumentParser(prog="python -m devstack.cluster", description=__doc__)
     parser.add_argument("--workdir", type=Path, default=VAR)
     parser.add_argument("--free-ports", action="store_true", help="not the fixed demo ports")
@@ -167,18 +177,36 @@ def main(argv: list[str] | None = None) -> int:
     if args.workdir.exists():
         shutil.rmtree(args.workdir)
     cluster = Cluster(args.workdir, None if args.free_ports else DEMO_PORTS)
+    extra = add_app_services(cluster, cluster.ports.smtp, cas=True, cas_port=cluster.ports.cas)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: sys.exit(0))
     with cluster:
+        cluster.ldap[0].load_demo_accounts()  # replicated to the other provider
+        url, cas = cluster.nginx.url, extra["cas"]
+        apps = "\n".join(
+            f"  App instance {n}        {a.url}  (log {a.log_path})"
+            for n, a in enumerate(extra["apps"], start=1)
+        )
         print(
             f"""
-ent-idp cluster services are running (Ctrl-C stops everything).
+ent-idp cluster is running (Ctrl-C stops everything).
 
+  Activer mon compte    {url}activation
+  Compte réinitialisé   {url}reinitialisation
+  Mon compte            {url}compte  (through CAS)
+  CAS                   {cas.url}login  (LDAP bind on provider 1)
+{apps}
+  Mail workers          2 (logs mail-1.log, mail-2.log)
+  SMTP sink             127.0.0.1:{cluster.ports.smtp}, every message as .eml in
+                        {extra["smtp"].maildir}
 {cluster.describe()}
+  App settings          {extra["config"]}
 
-Not started yet: the app instances behind nginx and the mail workers. The app does not
-speak to Sentinel nor to several LDAP servers so far (issue 16, next step); until then nginx
-answers 502.
+Demo accounts:
+{ACCOUNTS}
+
+Failovers to try: kill -9 the Redis master (Sentinel promotes a replica in 3-4 s), or stop
+LDAP provider 1 (writes go to provider 2): a flow under way goes on.
 """,
             flush=True,
         )

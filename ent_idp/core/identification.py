@@ -44,7 +44,7 @@ def check_credentials(
     attempt = _admit(login, flow, lambda: r.store.throttle.attempt(client_scope()))
     with attempt:
         try:
-            account: Account | None = r.directory.find(login)
+            account: Account | None = r.directory.find(login, may_lag=True)
         except AccountNotFound:
             account = None
         profile = r.directory.user_profile(account.dn if account else r.settings.ldap.decoy_dn)

@@ -37,7 +37,7 @@ class MailedLink:
     def _send(self, queued: dict) -> None:
         event, login = f"{self.name}-link", queued["login"]
         try:
-            account = resources().directory.find(login)
+            account = resources().directory.find(login, may_lag=True)
         except AccountNotFound:
             audit.event(event, login, "unknown")
             return

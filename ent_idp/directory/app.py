@@ -52,12 +52,20 @@ class AppDirectory:
 
     # -- reads -------------------------------------------------------------------------
 
-    def find(self, login: str) -> Account:
-        """The one account whose login is ``login``; AccountNotFound otherwise."""
+    def find(self, login: str, *, may_lag: bool = False) -> Account:
+        """The one account whose login is ``login``; AccountNotFound otherwise.
+
+        ``may_lag``: the read may come from ``[ldap] read_urls``, a replica that may lag
+        behind the latest writes. Only for a read whose values are checked again by the
+        write they lead to (the Assertion control refuses a write made on stale values),
+        never for one that must show the user their own write.
+        """
         object_class = escape_filter_chars(self.profile.object_class)
         wanted = escape_filter_chars(login)
         search_filter = f"(&(objectClass={object_class})({self.profile.login}={wanted}))"
-        entries = self.connections.run(lambda conn: self._search(conn, search_filter))
+        entries = self.connections.run(
+            lambda conn: self._search(conn, search_filter), may_lag=may_lag
+        )
         if len(entries) != 1:
             raise AccountNotFound(login)
         return self.profile.account(entries[0])
@@ -114,13 +122,17 @@ class AppDirectory:
         """The account's user profile: the first whose filter its entry matches."""
         return self._user_profiles.of(dn)
 
-    def check_bind(self) -> None:
-        """The app account is bound and the directory answers it (else raises).
+    def check_bind(self, url: str | None = None) -> None:
+        """The app account is bound and the directory answers it (at ``url``, one of the
+        servers; else raises).
 
         A WhoAmI (RFC 4532) on a pooled connection: one round trip, no hashing; a connection
         the directory dropped is replaced by a new bind as the app account.
         """
-        self.connections.run(_who_am_i)
+        if url is None:
+            self.connections.run(_who_am_i)
+        else:
+            self.connections.check_bind_at(url)
 
     def _search(
         self, conn: ldap3.Connection, search_filter: str, base: str = "", scope: str = ldap3.SUBTREE

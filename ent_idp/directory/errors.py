@@ -40,6 +40,7 @@ COMMUNICATION_ERRORS = (
 )
 LDAPException = ldap_errors.LDAPException
 LDAPBindError = ldap_errors.LDAPBindError
+LDAPResponseTimeoutError = ldap_errors.LDAPResponseTimeoutError
 
 # What ppolicy says (in its diagnostic message) -> our reason code.
 _PPOLICY_REASONS = (

@@ -2,9 +2,10 @@
 
 ``ldaps://`` URLs and ``[ldap] start_tls`` verify the directory's certificate by default:
 the chain against the system's CA store (plus ``[ldap] tls_ca_file`` if set) and the host
-name of ``[ldap] url``, with TLS 1.2 at least. ``[ldap] tls_verify = false`` turns the
-verification off, loudly. ``VerifiedTls`` hands that context to ldap3; a refused
-certificate becomes a sentence saying which setting fixes it (``explain``).
+name in the server's URL (``[ldap] url``, or each of ``urls`` and ``read_urls``), with TLS 1.2
+at least. ``[ldap] tls_verify = false`` turns the verification off, loudly. ``VerifiedTls``
+hands that context to ldap3; a refused certificate becomes a sentence saying which setting
+fixes it (``explain``).
 """
 
 from __future__ import annotations
@@ -44,22 +45,26 @@ _HINTS = (
 _GENERIC_HINT = "see [ldap] tls_ca_file and tls_verify in config/ent-idp.example.toml"
 
 
-def uses_tls(ldap: LdapSettings) -> bool:
-    """Whether connections to ``[ldap] url`` are encrypted (ldaps:// or StartTLS)."""
-    return urlsplit(ldap.url).scheme.lower() == "ldaps" or ldap.start_tls
+def uses_tls(ldap: LdapSettings, url: str) -> bool:
+    """Whether connections to ``url`` are encrypted (ldaps:// or StartTLS)."""
+    return urlsplit(url).scheme.lower() == "ldaps" or ldap.start_tls
 
 
 def context(ldap: LdapSettings) -> ssl.SSLContext | None:
-    """The client context of every LDAP connection, or None on plain ``ldap://``."""
-    if not uses_tls(ldap):
-        _warn_if_clear(ldap.url)
+    """The client context of every LDAP connection (each server's own host name checked),
+    or None when every server is on plain ``ldap://``."""
+    urls = list(dict.fromkeys(ldap.servers + ldap.read_servers))
+    for url in urls:
+        if not uses_tls(ldap, url):
+            _warn_if_clear(url)
+    if not any(uses_tls(ldap, url) for url in urls):
         return None
     if not ldap.tls_verify:
         log.warning(
             "[ldap] tls_verify = false: the directory's certificate is NOT checked, so anyone "
             "on the network path to %s can pose as the directory and read every password "
             "checked or set; set tls_verify = true and, for a private CA, [ldap] tls_ca_file",
-            ldap.url,
+            ", ".join(urls),
         )
         tls = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         tls.check_hostname = False
@@ -109,7 +114,7 @@ def _warn_if_clear(url: str) -> None:
         local = False
     if urlsplit(url).scheme.lower() == "ldap" and not local:
         log.warning(
-            "[ldap] url %s is not encrypted: passwords cross the network in clear; use "
+            "LDAP server %s is not encrypted: passwords cross the network in clear; use "
             "ldaps:// or set [ldap] start_tls = true",
             url,
         )
@@ -118,7 +123,7 @@ def _warn_if_clear(url: str) -> None:
 class VerifiedTls(ldap3.Tls):
     """ldap3's TLS settings, wrapping sockets with our context.
 
-    The handshake itself checks the chain and the host name of ``[ldap] url``; ldap3's own
+    The handshake itself checks the chain and the host name of the server's URL; ldap3's own
     host-name check (``ssl.match_hostname``, deprecated) is not used.
     """
 

@@ -48,9 +48,7 @@ def identify(kind: Kind, login: str, password: str, service: str) -> Flow:
     elif kind is Kind.CGU and resources().charter.accepted_by(account):
         audit.event("identification", login, "failed", flow=asked, reason="nothing-to-do")
         raise NothingToDo()
-    audit.event(
-        "identification", login, "ok", flow=asked, started=kind.value, profile=profile.name
-    )
+    audit.event("identification", login, "ok", flow=asked, started=kind.value, profile=profile.name)
     return flows.start(kind, account, service, profile)
 
 

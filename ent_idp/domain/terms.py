@@ -29,7 +29,7 @@ def flow_needed(login: str) -> Needed | None:
     """Which flow an account must go through before using the ENT, if any (for CAS)."""
     r = resources()
     try:
-        account = r.directory.find(login)
+        account = r.directory.find(login, may_lag=True)
     except AccountNotFound:
         return None
     if account.needs_completion:

@@ -25,7 +25,17 @@ from flask import current_app
 from ..errors import ConfigError
 from . import user_profiles
 from .checks import check, check_charter, networks
-from .defaults import DEFAULTS, ENV_PREFIX, PROFILES, flask_name, toml_name
+from .defaults import (
+    ALTERNATIVES,
+    DEFAULTS,
+    ENV_PREFIX,
+    LISTS,
+    PROFILES,
+    REQUIRED,
+    flask_name,
+    toml_name,
+)
+from .hosts import sentinels, servers
 from .sections import Settings, build
 
 __all__ = [
@@ -100,7 +110,7 @@ def _from_env(raw: str, default: Any, section: str, key: str) -> Any:
                 f'{name} must be a JSON list, e.g. [{{"name": "eleve", "filter": '
                 '"(objectClass=ENTEleve)", "backup_address": "required", "password": "local"}]'
             ) from None
-    if key in ("allowed_services", "allowed_hosts", "trusted_proxies", "logout_addresses"):
+    if key in LISTS:
         return [item.strip() for item in raw.split(",") if item.strip()]
     return raw
 
@@ -137,6 +147,9 @@ def _derive(settings: dict, base_dir: Path) -> dict[str, dict[str, Any]]:
     settings["USER_PROFILES"] = user_profiles.parse(
         settings["USER_PROFILES"], settings["LDAP_PROFILE"]
     )
+    for section, key in ALTERNATIVES:  # the other one was given (checked)
+        if settings[flask_name(section, key)] is REQUIRED:
+            settings[flask_name(section, key)] = ""
     for name in ("PUBLIC_URL", "CAS_URL"):
         if not settings[name].endswith("/"):
             settings[name] += "/"
@@ -159,7 +172,12 @@ def _derive(settings: dict, base_dir: Path) -> dict[str, dict[str, Any]]:
                 f"setting [mail] tls_ca_file: cannot read {settings['MAIL_TLS_CA_FILE']} "
                 "(a PEM file of the CA that signed the SMTP server's certificate)"
             )
-    return {"cgu": {"texts": texts}, "": {"trusted_proxy_networks": proxies}}
+    return {
+        "cgu": {"texts": texts},
+        "ldap": servers(settings),
+        "redis": sentinels(settings),
+        "": {"trusted_proxy_networks": proxies},
+    }
 
 
 def _cgu_paragraphs(settings: dict, key: str, base_dir: Path) -> list[str]:

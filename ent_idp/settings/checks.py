@@ -11,16 +11,33 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError
-from .defaults import DEFAULTS, ENV_PREFIX, MIN_SECRET_KEY_LENGTH, REQUIRED, flask_name, toml_name
+from .defaults import (
+    ALTERNATIVES,
+    DEFAULTS,
+    ENV_PREFIX,
+    MIN_SECRET_KEY_LENGTH,
+    REQUIRED,
+    flask_name,
+    toml_name,
+)
+from .hosts import check_hosts
+
+
+def _where(section: str, key: str) -> str:
+    return f"{toml_name(section, key)} (or {ENV_PREFIX}{flask_name(section, key)})"
 
 
 def check(settings: dict) -> None:
     for (section, key), default in DEFAULTS.items():
         value = settings[flask_name(section, key)]
-        where = f"{toml_name(section, key)} (or {ENV_PREFIX}{flask_name(section, key)})"
+        where = _where(section, key)
         if value is REQUIRED or value in ("", [], None):
+            other = ALTERNATIVES.get((section, key))
+            if other and settings[flask_name(*other)] not in ("", [], None):
+                continue  # given the other way ([ldap] urls, [redis] sentinels)
             if default is REQUIRED:
-                raise ConfigError(f"missing required setting {where}")
+                instead = f", or {toml_name(*other)} instead" if other else ""
+                raise ConfigError(f"missing required setting {where}{instead}")
             continue
         if default is not REQUIRED and type(value) is not type(default):
             if not (isinstance(default, float) and isinstance(value, int)):
@@ -39,11 +56,7 @@ def check(settings: dict) -> None:
         parts = urlsplit(settings[name])
         if parts.scheme not in {"http", "https"} or not parts.hostname:
             raise ConfigError(f"setting {name.lower()} must be an absolute http(s) URL")
-    if settings["LDAP_START_TLS"] and urlsplit(settings["LDAP_URL"]).scheme.lower() == "ldaps":
-        raise ConfigError(
-            "settings [ldap] url and start_tls: an ldaps:// URL is encrypted from the start; "
-            "use StartTLS (start_tls = true) with an ldap:// URL only"
-        )
+    check_hosts(settings)
     if not isinstance(settings["CAS_ALLOWED_SERVICES"], list):
         raise ConfigError("setting [cas] allowed_services must be a list of URLs")
     if not isinstance(settings["ALLOWED_HOSTS"], list):

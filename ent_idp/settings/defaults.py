@@ -24,7 +24,13 @@ DEFAULTS: dict[tuple[str, str], Any] = {
     ("", "templates_dir"): "",
     ("", "allowed_hosts"): [],
     ("", "trusted_proxies"): [],
+    # One server ("url"), or several ("urls": writes and user binds go to the first that
+    # answers, in this order); reads that may lag behind a write can go to "read_urls".
     ("ldap", "url"): REQUIRED,
+    ("ldap", "urls"): [],
+    ("ldap", "read_urls"): [],
+    # A server that failed is skipped this many seconds, then tried again.
+    ("ldap", "retry_failed_after"): 10.0,
     ("ldap", "bind_dn"): REQUIRED,
     ("ldap", "bind_password"): REQUIRED,
     ("ldap", "people_dn"): REQUIRED,
@@ -57,7 +63,18 @@ DEFAULTS: dict[tuple[str, str], Any] = {
     # « Identifiant oublié » also asks for the school where the directory names it (the
     # attribute matched, by equality, with what the user gives). Empty: not asked.
     ("ldap", "school_attribute"): "",
+    # One server ("url"), or a master found through Sentinel (ent_idp.store.client).
     ("redis", "url"): REQUIRED,
+    ("redis", "sentinels"): [],
+    ("redis", "master_name"): "",
+    ("redis", "password"): "",
+    ("redis", "sentinel_password"): "",
+    ("redis", "db"): 0,
+    # With Sentinel: the writes users are told about wait for this many replicas (WAIT), at
+    # most wait_timeout seconds; a request waits failover_wait seconds for a new master.
+    ("redis", "wait_replicas"): 1,
+    ("redis", "wait_timeout"): 0.5,
+    ("redis", "failover_wait"): 5.0,
     ("redis", "prefix"): "ent-idp",
     ("redis", "timeout"): 2.0,
     ("cas", "url"): REQUIRED,
@@ -148,6 +165,25 @@ DEFAULTS: dict[tuple[str, str], Any] = {
 }
 
 MIN_SECRET_KEY_LENGTH = 32
+
+# A required setting that another one can stand for: [ldap] urls lists several servers
+# instead of one url, [redis] sentinels finds the master instead of a url.
+ALTERNATIVES: dict[tuple[str, str], tuple[str, str]] = {
+    ("ldap", "url"): ("ldap", "urls"),
+    ("redis", "url"): ("redis", "sentinels"),
+}
+# Settings that are lists: the environment gives them comma-separated.
+LISTS = frozenset(
+    {
+        "allowed_services",
+        "allowed_hosts",
+        "trusted_proxies",
+        "logout_addresses",
+        "urls",
+        "read_urls",
+        "sentinels",
+    }
+)
 
 # Attribute profiles: the names (and state values) of a directory's schema, so a deployment
 # maps its own instead of migrating. "esco": the ESCO/SDET schema of the regional ENTs, where

@@ -32,7 +32,10 @@ class BrandSettings:
 
 @dataclass(frozen=True)
 class LdapSettings:
-    url: str
+    url: str  # one server; or urls, several (``servers`` is the list in force)
+    urls: list[str]
+    read_urls: list[str]
+    retry_failed_after: float
     bind_dn: str  # the app account: least privilege (ldap_schema/acl.ldif)
     bind_password: str
     people_dn: str
@@ -59,13 +62,25 @@ class LdapSettings:
     activated_time_attribute: str
     forward_attribute: str
     school_attribute: str  # may be empty: the directory names no school
+    # Derived: where writes and user binds go, in order; where reads that may lag go.
+    servers: tuple[str, ...] = field(default=(), metadata=DERIVED)
+    read_servers: tuple[str, ...] = field(default=(), metadata=DERIVED)
 
 
 @dataclass(frozen=True)
 class RedisSettings:
-    url: str
+    url: str  # one server; or the master the Sentinels elect
+    sentinels: list[str]
+    master_name: str
+    password: str
+    sentinel_password: str
+    db: int
+    wait_replicas: int
+    wait_timeout: float
+    failover_wait: float
     prefix: str
     timeout: float
+    sentinel_addresses: tuple[tuple[str, int], ...] = field(default=(), metadata=DERIVED)
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,8 @@ class MailQueue:
         """
         check_message(message)
         raw = json.dumps({**message, "queued": time.time(), "attempts": 0})
-        self.transaction.writer().lpush(self.queue, raw)
+        with self.transaction():  # its own, acknowledged, unless one is open
+            self.transaction.writer().lpush(self.queue, raw)
 
     def pending(self) -> int:
         pipe = self.redis.pipeline()

@@ -9,20 +9,23 @@ directory could not answer.
 
 from __future__ import annotations
 
-import redis
-
+from .client import Client
 from .keys import REQUESTS_TTL_SECONDS, Keys
 
 
 class RequestQueue:
-    def __init__(self, client: redis.Redis, keys: Keys, name: str, most: int):
+    def __init__(self, client: Client, keys: Keys, name: str, most: int):
         self.redis = client
         self.key = keys.requests(name)
         self.most = most
 
     def push(self, raw: str) -> bool:
-        """Add a request unless ``most`` wait already; False when it was dropped."""
-        pipe = self.redis.pipeline()
+        """Add a request unless ``most`` wait already; False when it was dropped.
+
+        The page then says a mail is on its way: the request is acknowledged by the
+        replicas, as a transaction is (``Client.acknowledged_pipeline``).
+        """
+        pipe = self.redis.acknowledged_pipeline()
         # LTRIM keeps the oldest (right-hand) requests: past the bound, the new one goes.
         pipe.lpush(self.key, raw).ltrim(self.key, -self.most, -1)
         pipe.expire(self.key, REQUESTS_TTL_SECONDS)

@@ -5,6 +5,10 @@ updated…) joins the same transaction instead of going out at once; they are se
 when the block ends, and not at all if it raises. Nothing is passed around: the store
 objects ask ``writer()`` where to write. Reads inside the block are not part of it (they go
 out at once). Blocks nest: an inner one joins the outer.
+
+A transaction is what users are told about (a link and its mail, a finished flow): with
+Sentinel it is acknowledged by ``[redis] wait_replicas`` replicas before the block ends
+(``Client.acknowledged_pipeline``), so a failover right after cannot lose it.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from contextvars import ContextVar
 
 import redis
 
+from .client import Client
+
 # (the client it belongs to, its pipeline), per thread and per task.
 _current: ContextVar[tuple[redis.Redis, redis.client.Pipeline] | None] = ContextVar(
     "ent_idp_transaction", default=None
@@ -22,7 +28,7 @@ _current: ContextVar[tuple[redis.Redis, redis.client.Pipeline] | None] = Context
 
 
 class Transactions:
-    def __init__(self, client: redis.Redis):
+    def __init__(self, client: Client):
         self._client = client
 
     @contextlib.contextmanager
@@ -31,7 +37,7 @@ class Transactions:
         if found is not None and found[0] is self._client:
             yield  # nested: the outer block sends everything
             return
-        pipe = self._client.pipeline()
+        pipe = self._client.acknowledged_pipeline()
         token = _current.set((self._client, pipe))
         try:
             yield

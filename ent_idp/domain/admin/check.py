@@ -42,9 +42,15 @@ def check(admin: AdminDirectory) -> Iterator[CheckResult]:
     """Whether this deployment is ready, one check at a time (the configuration loaded)."""
     r = resources()
     settings = r.settings
-    ldap = _run(f"LDAP: the service account binds at {settings.ldap.url}", admin.reads.check_bind)
-    yield ldap
-    if ldap.ok:
+    bound = False  # at one server at least: the checks below go through the pools
+    for url in dict.fromkeys(settings.ldap.servers + settings.ldap.read_servers):
+        line = _run(
+            f"LDAP: the service account binds at {url}",
+            lambda url=url: admin.reads.check_bind(url),
+        )
+        bound = bound or line.ok
+        yield line
+    if bound:
         probes = Probes(admin)
         yield _run(
             "LDAP: the schema defines the account class and attributes", lambda: _schema(probes)
@@ -58,7 +64,7 @@ def check(admin: AdminDirectory) -> Iterator[CheckResult]:
             yield _run(decoy, lambda: _decoy(probes))
             admin.close()
     store = _run(
-        f"Redis: reachable and writable at {_safe_url(settings.redis.url)}",
+        f"Redis: reachable and writable at {_redis_place(settings)}",
         r.store.check_writable,
     )
     yield store
@@ -132,6 +138,14 @@ def _smtp() -> str:
         if code != 250:
             return f"NOOP answered {code} {message.decode(errors='replace')}"
     return ""
+
+
+def _redis_place(settings) -> str:
+    redis = settings.redis
+    if not redis.sentinel_addresses:
+        return _safe_url(redis.url)
+    sentinels = ", ".join(f"{host}:{port}" for host, port in redis.sentinel_addresses)
+    return f"the master {redis.master_name!r} of the Sentinels {sentinels}"
 
 
 def _safe_url(url: str) -> str:
