@@ -12,8 +12,6 @@ from __future__ import annotations
 import logging
 
 import ldap3
-from ldap3.operation.search import compile_filter, parse_filter
-from ldap3.utils.asn1 import encode as ber_encode
 from ldap3.utils.conv import escape_filter_chars
 
 from ..errors import (
@@ -24,6 +22,7 @@ from ..errors import (
     WriteUnconfirmed,
 )
 from ..settings.user_profiles import UserProfile
+from . import guards
 from .accounts import Account, AccountState, Charter, PasswordCheck, ldap_time
 from .connections import Connections, secret
 from .errors import INVALID_CREDENTIALS, raise_for_search, raise_for_write
@@ -32,7 +31,6 @@ from .user_profiles import UserProfiles
 
 log = logging.getLogger("ent_idp.directory")
 
-ASSERTION_CONTROL = "1.3.6.1.1.12"  # RFC 4528
 REPLACE = ldap3.MODIFY_REPLACE
 
 
@@ -176,14 +174,14 @@ class AppDirectory:
         }
         if password is not None:
             changes.update(self._password_changes(password, stamp))
-        guards: list[str] = []
+        checks: list[str] = []
         if charter is not None:
-            recorded, guards = self._charter_changes(account, charter, stamp)
+            recorded, checks = self._charter_changes(account, charter, stamp)
             changes.update(recorded)
         if backup_mail is not None:
             changes.update(self._backup_changes(account, backup_mail, forward))
         try:
-            self._modify(account.dn, changes, self._unchanged_filter(account, guards))
+            self._modify(account.dn, changes, guards.unchanged(self.profile, account, checks))
         except PasswordRejected as exc:
             now_read = self.get(account.dn)
             if (now_read.state, now_read.pwd_changed_time) != (
@@ -216,14 +214,14 @@ class AppDirectory:
             self.profile.backup_verified: [(REPLACE, [ldap_time(now)])],
             self.profile.forward: [(REPLACE, [account.backup_mail] if account.forward else [])],
         }
-        self._modify(dn, changes, self._same_backup_and_state_filter(account))
+        self._modify(dn, changes, guards.same_backup_and_state(self.profile, account))
         return account.forward
 
     def accept_cgu(self, account: Account, charter: Charter, now: float | None = None) -> None:
         """Record that the user accepted ``charter`` (only if the account did not change)."""
-        changes, guards = self._charter_changes(account, charter, ldap_time(now))
+        changes, checks = self._charter_changes(account, charter, ldap_time(now))
         if changes:  # else this very value is there already (the same second)
-            self._modify(account.dn, changes, self._unchanged_filter(account, guards))
+            self._modify(account.dn, changes, guards.unchanged(self.profile, account, checks))
 
     def set_forwarding(self, account: Account, wish: bool) -> None:
         """The user's forwarding wish; the MTA's attribute only ever holds a verified address."""
@@ -232,7 +230,7 @@ class AppDirectory:
             self.profile.forward_wish: [(REPLACE, ["TRUE" if wish else "FALSE"])],
             self.profile.forward: [(REPLACE, [account.backup_mail] if active else [])],
         }
-        self._modify(account.dn, changes, self._same_backup_filter(account))
+        self._modify(account.dn, changes, guards.same_backup(self.profile, account))
 
     def replace_backup_mail(self, dn: str, old: str, new: str, now: float | None = None) -> Account:
         """A newly verified backup address replaces ``old`` (which must still be in place).
@@ -246,14 +244,14 @@ class AppDirectory:
             self.profile.backup_verified: [(REPLACE, [ldap_time(now)])],
             self.profile.forward: [(REPLACE, [new] if account.forward else [])],
         }
-        self._modify(dn, changes, self._same_backup_and_state_filter(account))
+        self._modify(dn, changes, guards.same_backup_and_state(self.profile, account))
         return account
 
     def change_password(self, account: Account, password: str, now: float | None = None) -> None:
         """A new password for an active account, hashed and policy-checked by the server."""
         changes = self._password_changes(password, ldap_time(now))
         try:
-            self._modify(account.dn, changes, self._unchanged_filter(account))
+            self._modify(account.dn, changes, guards.unchanged(self.profile, account))
         except PasswordRejected:
             if self.get(account.dn).pwd_changed_time != account.pwd_changed_time:
                 raise Conflict(account.dn) from None
@@ -295,30 +293,11 @@ class AppDirectory:
         operations = [(ldap3.MODIFY_DELETE, old)] if old else []
         if value not in {a.raw for a in account.charters}:
             operations.append((ldap3.MODIFY_ADD, [value]))
-        guards = [f"({p.cgu_version}={escape_filter_chars(raw)})" for raw in old]
-        return ({p.cgu_version: operations} if operations else {}), guards
-
-    def _same_backup_filter(self, account: Account) -> str:
-        if not account.backup_mail:
-            return f"(!({self.profile.backup_mail}=*))"
-        return f"({self.profile.backup_mail}={escape_filter_chars(account.backup_mail)})"
-
-    def _same_backup_and_state_filter(self, account: Account) -> str:
-        """A link's write: the address it was sent to, on an account not reset since."""
-        state = escape_filter_chars(account.state_raw or account.state)
-        return f"(&{self._same_backup_filter(account)}({self.profile.state}={state}))"
-
-    def _unchanged_filter(self, account: Account, guards: list[str] | None = None) -> str:
-        changed = (
-            f"(pwdChangedTime={escape_filter_chars(account.pwd_changed_time)})"
-            if account.pwd_changed_time
-            else "(!(pwdChangedTime=*))"
-        )
-        state = escape_filter_chars(account.state_raw or account.state)
-        return f"(&({self.profile.state}={state}){changed}{''.join(guards or ())})"
+        checks = [f"({p.cgu_version}={escape_filter_chars(raw)})" for raw in old]
+        return ({p.cgu_version: operations} if operations else {}), checks
 
     def _modify(self, dn: str, changes: dict, assertion: str) -> None:
-        controls = [(ASSERTION_CONTROL, True, encode_filter(assertion))]
+        controls = [guards.assertion(assertion)]
         sent = []
 
         def modify(conn: ldap3.Connection) -> dict:
@@ -336,9 +315,3 @@ def _who_am_i(conn: ldap3.Connection) -> None:
     conn.extend.standard.who_am_i()
     if conn.result.get("result") != 0:
         raise DirectoryUnavailable(f"WhoAmI refused: {conn.result.get('description')}")
-
-
-def encode_filter(search_filter: str) -> bytes:
-    """BER-encode an LDAP filter, the value of the Assertion control."""
-    tree = parse_filter(search_filter, None, False, False, None, False)
-    return ber_encode(compile_filter(tree.elements[0]))
