@@ -12,7 +12,10 @@ says about the process itself, then executes COMMAND:
   writable and executable, no ``mprotect``/``pkey_mprotect`` adding execute, no ``shmat``
   with ``SHM_EXEC``;
 * ``RestrictAddressFamilies=``: ``socket()`` of any other family fails (EAFNOSUPPORT);
-* ``UMask=`` and ``Environment=``.
+* ``UMask=`` and ``Environment=``;
+* ``RuntimeDirectory=`` when ``UNIT_SANDBOX_RUNTIME_ROOT`` names a folder: the directory is
+  made there, empty, with ``RuntimeDirectoryMode=`` (systemd makes ``/run/<name>``), and the
+  ``Environment=`` values naming ``/run/<name>`` are pointed at it.
 
 The file-system options (``ProtectSystem=``, ``PrivateTmp=``...) and ``User=`` are not
 applied: they need systemd's mount namespace and the unit's user. The tests run the app and
@@ -27,6 +30,7 @@ import ctypes.util
 import errno
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -167,8 +171,12 @@ def confine(unit: Path) -> None:
             cap += 1
     if settings.get("NoNewPrivileges", ["no"])[-1] == "yes":
         libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    runtime = _runtime_directories(settings)
     for assignment in settings.get("Environment", []):
         key, value = assignment.split("=", 1)
+        for systemd_path, made in runtime.items():
+            if value == systemd_path or value.startswith(systemd_path + "/"):
+                value = made + value[len(systemd_path) :]
         os.environ[key] = value
     if "UMask" in settings:
         os.umask(int(settings["UMask"][-1], 8))
@@ -178,6 +186,22 @@ def confine(unit: Path) -> None:
         for name in sorted(allowed):
             allow_list.add(SCMP_ACT_ALLOW, name)
         allow_list.load()
+
+
+def _runtime_directories(settings: dict[str, list[str]]) -> dict[str, str]:
+    """``/run/<name>`` -> the folder made for it under ``$UNIT_SANDBOX_RUNTIME_ROOT``."""
+    root = os.environ.pop("UNIT_SANDBOX_RUNTIME_ROOT", "")
+    if not root:
+        return {}
+    mode = int(settings.get("RuntimeDirectoryMode", ["0755"])[-1], 8)
+    made = {}
+    for name in " ".join(settings.get("RuntimeDirectory", [])).split():
+        folder = Path(root) / name
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True, mode=mode)
+        made[f"/run/{name}"] = str(folder)
+    return made
 
 
 def main(argv: list[str]) -> None:

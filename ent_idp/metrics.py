@@ -14,10 +14,20 @@ The names are those of ``deploy/prometheus/ent-idp-alerts.yml`` (its header list
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from enum import StrEnum
 
 from prometheus_client import Counter, Histogram
+
+# In multiprocess mode each family below opens its file there at once: say what is wrong
+# before prometheus_client fails with a bare FileNotFoundError.
+_SHARED = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _SHARED and not os.path.isdir(_SHARED):
+    raise RuntimeError(
+        f"PROMETHEUS_MULTIPROC_DIR={_SHARED} is not a directory: create it (empty, writable by "
+        "this user; the unit's RuntimeDirectory=ent-idp makes /run/ent-idp) or unset it"
+    )
 
 # Seconds: a page is answered in tens of milliseconds, the final write in a few hundred
 # (slapd hashing the password), anything past the LDAP timeout (5 s) is a fault.

@@ -143,6 +143,10 @@ def environment(settings: dict, url: str) -> dict[str, str]:
     return env
 
 
+def scrape(port: int) -> str:
+    return requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+
+
 def test_the_sandbox_is_real():
     """What the next test relies on: under the unit's restrictions a writable and
     executable page, a netlink socket and a call outside the filter are all refused."""
@@ -167,15 +171,25 @@ def test_the_app_and_the_mail_worker_work_inside_their_units(
     settings, app, stack, accounts, tmp_path
 ):
     """MemoryDenyWriteExecute, the system-call filter and the address families must not break
-    CPython, gunicorn or a library (the hashing, the TLS, the C parser of Redis): an
-    activation goes through, gunicorn tells systemd it is ready, the mail is delivered."""
+    CPython, gunicorn or a library (the hashing, the TLS, the C parser of Redis, the
+    metrics' shared files): an activation goes through, gunicorn tells systemd it is ready,
+    the mail is delivered, and both processes' metrics count it (the app's 4 workers adding
+    up their files in the unit's RuntimeDirectory, as PROMETHEUS_MULTIPROC_DIR)."""
     account = accounts.create("pending")
-    port = free_port()
+    port, metrics_port, worker_port = free_port(), free_port(), free_port()
     url = f"http://127.0.0.1:{port}/"
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     notify.bind(f"\0ent-idp-notify-{port}")  # abstract: no file, as systemd's socket
     notify.settimeout(30)
-    env = {**environment(settings, url), "NOTIFY_SOCKET": f"@ent-idp-notify-{port}"}
+    metrics = {
+        "METRICS_BIND": f"127.0.0.1:{metrics_port}",
+        "METRICS_WORKER_BIND": f"127.0.0.1:{worker_port}",
+    }
+    env = {
+        **environment({**settings, **metrics}, url),
+        "NOTIFY_SOCKET": f"@ent-idp-notify-{port}",
+        "UNIT_SANDBOX_RUNTIME_ROOT": str(tmp_path / "run"),  # systemd's /run
+    }
     log = (tmp_path / "units.log").open("wb")
     serve = subprocess.Popen(exec_start(SERVICES[0], port), env=env, stdout=log, stderr=log)
     worker = subprocess.Popen(exec_start(SERVICES[1]), env=env, stdout=log, stderr=log)
@@ -201,6 +215,15 @@ def test_the_app_and_the_mail_worker_work_inside_their_units(
             assert "Compte activé" in response.text
         [message] = stack.smtp.wait_for(1)
         assert "u@example.net" in message["To"]
+        app_metrics = scrape(metrics_port)
+        assert 'ent_idp_flows_completed_total{flow="activation"} 1.0' in app_metrics
+        assert "ent_idp_ready 1.0" in app_metrics
+        sent = 'ent_idp_mails_total{result="sent"} 1.0'
+        deadline = time.monotonic() + 10  # counted once the SMTP server said 250
+        while sent not in scrape(worker_port):
+            assert time.monotonic() < deadline, scrape(worker_port)
+            time.sleep(0.1)
+        assert list((tmp_path / "run" / "ent-idp").glob("*.db")), "the workers' shared files"
         assert serve.poll() is None and worker.poll() is None
     finally:
         terminate(worker)

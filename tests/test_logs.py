@@ -11,6 +11,7 @@ the mail worker's line for the mail that request queued.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
@@ -73,14 +74,13 @@ def check_logs(deployment: Deployment, browser: Browser) -> list[dict]:
     for answer in browser.answers:
         deployment.known.update(_CSRF.findall(answer.get_data(as_text=True)))
     deployment.known.update(cookie.value for cookie in browser.session.cookies)
-    # Lines written by the request that queued a mail come before the worker's "mail sent".
-    lines = deployment.server.wait_for(lambda line: line.get("logger") == "ent_idp.request")
+    ids = [answer.headers["X-Request-ID"] for answer in browser.answers]
+    lines = request_lines(deployment.server, ids)
     worker_lines = deployment.worker.lines()
     logged = deployment.server.text() + deployment.worker.text()
     for secret in deployment.known:
         assert len(secret) >= 8 and secret not in logged, secret
 
-    ids = [answer.headers["X-Request-ID"] for answer in browser.answers]
     assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids) and len(set(ids)) == len(ids)
     requests_ = {line["request_id"]: line for line in lines if line["logger"] == "ent_idp.request"}
     assert set(ids) <= set(requests_), "each answer's id names its request line"
@@ -97,6 +97,18 @@ def check_logs(deployment: Deployment, browser: Browser) -> list[dict]:
     worker_audits = [line for line in worker_lines if "audit" in line]
     assert all(line.get("request_id") in ids for line in worker_audits), worker_audits
     return lines
+
+
+def request_lines(server: Process, ids: list[str], timeout: float = 10) -> list[dict]:
+    """The app's lines once each of ``ids`` has its request line: a request's line is
+    written when its body is sent, so the client may read the answer a moment before."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = server.lines()
+        logged = {line.get("request_id") for line in lines if line["logger"] == "ent_idp.request"}
+        if set(ids) <= logged or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.1)
 
 
 def events(lines: list[dict]) -> list[tuple[str, str]]:
