@@ -47,6 +47,8 @@ STEPS = [
     "mot-de-passe POST",
     "compte-active GET",
 ]
+# Bytes of the last body seen per step: the floor app (bench.floor) serves pages as big.
+PAGE_BYTES: dict[str, int] = {}
 
 
 class StepError(Exception):
@@ -83,6 +85,7 @@ class Browser:
             self.record(step, time.perf_counter() - began, 0)
             raise StepError(step, 0, f"{type(exc).__name__}: {exc}") from None
         self.record(step, time.perf_counter() - began, response.status)
+        PAGE_BYTES[step] = len(data)
         for header in response.headers.get_all("Set-Cookie") or []:
             for name, morsel in SimpleCookie(header).items():
                 self.cookies[name] = morsel.value
@@ -241,6 +244,7 @@ def run(spec: dict) -> dict:
         "activation_seconds": [f[1] for f in finished],
         "finished": finished,
         "loadgen_cpu_seconds": cpu,
+        "page_bytes": PAGE_BYTES,
     }
 
 

@@ -27,11 +27,11 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def drive(stack: Stack, logins: list[str], spec: dict) -> dict:
+def drive(stack: Stack, logins: list[str], spec: dict, url: str | None = None) -> dict:
     """Run the load generator in its own process; returns its result plus CPU and RSS."""
     spec = {
         **spec,
-        "url": stack.app_url,
+        "url": url or stack.app_url,
         "logins": logins,
         "provisional": PROVISIONAL,
         "new_password": NEW_PASSWORD,
@@ -119,6 +119,13 @@ def redis_line(result: dict, activations: int) -> str:
 
 
 APP = ("gunicorn-workers", "gunicorn-master")
+FLOOR = ("floor-workers", "floor-master")
+
+
+def ms_per_activation(result: dict, roles: tuple[str, ...], activations: int) -> float:
+    """CPU of these processes per activation, in ms."""
+    cpu = result["cpu_seconds"]
+    return 1000 * sum(cpu.get(role, 0.0) for role in roles) / activations if activations else 0.0
 
 
 def budget_lines(result: dict, activations: int, limit_rate: float, target: float) -> list[str]:

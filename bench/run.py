@@ -7,10 +7,14 @@ Options come from the command line or the environment (``BENCH_WORKERS=4 make be
     --users     BENCH_USERS     concurrent simulated users      (default: 16)
     --seconds   BENCH_SECONDS   duration of the T phase         (default: 30)
     --limit-seconds BENCH_LIMIT_SECONDS  duration of the L phase (default: 15)
+    --floor-seconds BENCH_FLOOR_SECONDS  duration of the floor phase (default: 20)
     --keep      BENCH_KEEP=1    keep the temp dir (logs, config, .eml) afterwards
 
-The last line: ``activation throughput T=<n>/s limit L=<n>/s ratio=<T/L> errors=<n>
-p99=<ms>ms`` (p99 of every HTTP request of every step).
+Three phases: the directory's limit L, the product T, then the floor app (bench.floor: the
+same nine requests with Flask, Flask-WTF, a session and Redis only) under the same gunicorn
+settings and load. The last line: ``activation throughput T=<n>/s limit L=<n>/s
+ratio=<T/L> errors=<n> p99=<ms>ms app_ms=<n> slapd_ms=<n> floor_ms=<n> app_cpu_ratio=<app/slapd>
+floor_ratio=<app/floor>`` (p99 of every HTTP request of every step; CPU per activation).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--limit-processes", type=int, default=env_int("BENCH_LIMIT_PROCESSES", cores))
     p.add_argument("--max-rate", type=int, default=env_int("BENCH_MAX_RATE", 100),
                    help="accounts are created for this many activations/s")  # fmt: skip
+    p.add_argument("--floor-seconds", type=float, default=env_int("BENCH_FLOOR_SECONDS", 20))
     p.add_argument("--keep", action="store_true", default=bool(os.environ.get("BENCH_KEEP")))
     return p.parse_args(argv)
 
@@ -116,15 +121,43 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(product.cpu_table(res, done)))
             print("\n".join(product.budget_lines(res, done, lim["rate"], TARGET_RATIO)))
             ratio = rate / lim["rate"] if lim["rate"] else 0.0
+            app_ms = product.ms_per_activation(res, product.APP, done)
+            slapd_ms = product.ms_per_activation(res, ("slapd",), done)
+            stack.stop_child("app")
+            stack.stop_child("mail-worker")
+
+            # 3. The floor: the same load on a bare app.
+            stack.start_floor(a.workers, a.threads, res["page_bytes"])
+            log(f"floor: {a.users} users, closed loop, {a.floor_seconds:.0f}s")
+            fake = [f"floor.u{i:06d}" for i in range(int(a.max_rate * a.floor_seconds * 4))]
+            spec = {"mode": "closed", "users": a.users, "seconds": a.floor_seconds}
+            floor = product.drive(stack, fake, spec, url=stack.floor_url)
+            floor_done = floor["activations"]
+            floor_ms = product.ms_per_activation(floor, product.FLOOR, floor_done)
+            errors += sum(floor["errors"].values())
+            print(
+                f"\n== floor: Flask + Flask-WTF + session + Redis, the same 9 requests, "
+                f"gunicorn {a.workers}x{a.threads}"
+            )
+            print(
+                f"  {floor_done} activations, {floor_done / floor['elapsed']:.1f}/s, "
+                f"errors={sum(floor['errors'].values())} {floor['errors'] or ''}; "
+                f"CPU {floor_ms:.1f} ms/activation (app {app_ms:.1f}, slapd {slapd_ms:.1f})"
+            )
+            print(product.redis_line(floor, floor_done))
         finally:
             stack.stop_child("app")
             stack.stop_child("mail-worker")
+            stack.stop_child("floor")
             stack.remove_accounts()
         if a.keep:
             log(f"kept {stack.base}")
     print(
         f"activation throughput T={rate:.1f}/s limit L={lim['rate']:.1f}/s "
-        f"ratio={ratio:.2f} errors={errors + lim['errors']} p99={p99:.0f}ms",
+        f"ratio={ratio:.2f} errors={errors + lim['errors']} p99={p99:.0f}ms "
+        f"app_ms={app_ms:.1f} slapd_ms={slapd_ms:.1f} floor_ms={floor_ms:.1f} "
+        f"app_cpu_ratio={app_ms / slapd_ms if slapd_ms else 0:.2f} "
+        f"floor_ratio={app_ms / floor_ms if floor_ms else 0:.2f}",
         flush=True,
     )
     return 0

@@ -8,6 +8,7 @@ written here. Accounts are created in bulk in their own ``ou`` and removed with 
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -243,15 +244,17 @@ worker_bind = "127.0.0.1:{self.worker_metrics_port}"
         )
         return path
 
-    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
-        env = {**os.environ, "ENT_IDP_CONFIG": str(self.write_config())}
+    def _spawn(
+        self, name: str, args: list[str], module: str = "ent_idp", env: dict | None = None
+    ) -> subprocess.Popen:
+        env = {**os.environ, "ENT_IDP_CONFIG": str(self.write_config()), **(env or {})}
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         if args[0] == "serve":  # as the unit does (/run/ent-idp); the mail worker counts alone
             self.metrics_dir.mkdir(exist_ok=True)
             env["PROMETHEUS_MULTIPROC_DIR"] = str(self.metrics_dir)
         out = open(self.base / f"{name}.log", "ab")  # noqa: SIM115 - kept by the child
         proc = subprocess.Popen(
-            [sys.executable, "-m", "ent_idp", *args],
+            [sys.executable, "-m", module, *args],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -267,12 +270,29 @@ worker_bind = "127.0.0.1:{self.worker_metrics_port}"
         proc = self._spawn(
             "app", ["serve", "--bind", bind, "--workers", str(workers), "--threads", str(threads)]
         )
+        self._wait_ready("app", proc, self.app_url, workers)
+        log(f"app on {self.app_url}: gunicorn {workers} worker(s) x {threads} thread(s)")
+        return proc
+
+    def start_floor(self, workers: int, threads: int, page_bytes: dict) -> subprocess.Popen:
+        """The floor app (bench.floor) on its own port, with the app's server settings."""
+        self.floor_url = f"http://127.0.0.1:{free_port()}/"
+        bind = self.floor_url[len("http://") : -1]
+        env = {"FLOOR_REDIS_URL": self.redis.url, "FLOOR_PAGE_BYTES": json.dumps(page_bytes)}
+        proc = self._spawn(
+            "floor", [bind, str(workers), str(threads)], module="bench.floor", env=env
+        )
+        self._wait_ready("floor", proc, self.floor_url, workers)
+        log(f"floor app on {self.floor_url}: gunicorn {workers} worker(s) x {threads} thread(s)")
+        return proc
+
+    def _wait_ready(self, name: str, proc: subprocess.Popen, url: str, workers: int) -> None:
         deadline = time.monotonic() + 60
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"the app stopped at start-up; see {self.base / 'app.log'}")
+                raise RuntimeError(f"{name} stopped at start-up; see {self.base / name}.log")
             try:
-                urllib.request.urlopen(self.app_url + "activation", timeout=2).close()
+                urllib.request.urlopen(url + "activation", timeout=2).close()
                 break
             except OSError:
                 if time.monotonic() > deadline:
@@ -281,8 +301,6 @@ worker_bind = "127.0.0.1:{self.worker_metrics_port}"
         # Every worker imports and answers before the clock starts.
         while len(children_of(proc.pid)) < workers and time.monotonic() < deadline:
             time.sleep(0.1)
-        log(f"app on {self.app_url}: gunicorn {workers} worker(s) x {threads} thread(s)")
-        return proc
 
     def start_mail_worker(self) -> subprocess.Popen:
         return self._spawn("mail-worker", ["mail-worker"])
@@ -341,6 +359,10 @@ worker_bind = "127.0.0.1:{self.worker_metrics_port}"
         if app is not None:
             found["gunicorn-master"] = [app.pid]
             found["gunicorn-workers"] = children_of(app.pid)
+        floor = self.children.get("floor")
+        if floor is not None:
+            found["floor-master"] = [floor.pid]
+            found["floor-workers"] = children_of(floor.pid)
         worker = self.children.get("mail-worker")
         if worker is not None:
             found["mail-worker"] = [worker.pid]
