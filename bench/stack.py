@@ -324,7 +324,9 @@ worker_bind = "127.0.0.1:{self.worker_metrics_port}"
 
         client = redis.Redis.from_url(self.redis.url)
         try:
-            keys = [f"ent-idp:mail:{name}" for name in ("queue", "processing")]
+            workers = client.zrange("ent-idp:mail:workers", 0, -1)
+            keys = ["ent-idp:mail:queue", "ent-idp:mail:processing"]
+            keys += [f"ent-idp:mail:processing:{worker.decode()}" for worker in workers]
             return sum(client.llen(key) for key in keys) + client.zcard("ent-idp:mail:delayed")
         finally:
             client.close()

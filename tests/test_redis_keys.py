@@ -86,7 +86,7 @@ def every_flow(app, accounts, cas_server, deliver) -> None:
 def test_every_key_expires_and_every_list_is_bounded(app, accounts, cas_server, deliver):
     """Redis is the memory of every flow, throttle, token and session: a key without a TTL
     stays forever, and thousands of pupils a year would fill it. Only the mail work queues
-    may live without one: ``mail:queue``, ``mail:processing`` and ``mail:delayed`` hold
+    may live without one: ``mail:queue``, ``mail:processing:<worker>`` and ``mail:delayed`` hold
     messages users were promised; they empty as the worker sends, and must never expire
     while the mail server is down. Lists are bounded: the dead list (DEAD_MAX, newest
     kept) and the « Mot de passe oublié » requests (MAX_QUEUED_REQUESTS)."""
@@ -94,7 +94,7 @@ def test_every_key_expires_and_every_list_is_bounded(app, accounts, cas_server, 
     with app.app_context():
         s = store_of(app)
         queue = s.mail_queue
-        work_queues = {queue.queue, queue.processing, queue.delayed}
+        work_queues = {queue.queue, queue.delayed, *queue.workers.processing_lists()}
         requests = f"{s.keys.prefix}:recovery:requests"
         bounds = {queue.dead: DEAD_MAX, requests: MAX_QUEUED_REQUESTS}
         keys = sorted(s.redis.scan_iter("*"))

@@ -11,6 +11,8 @@ import click
 
 from . import config_option, load_app, main
 
+RECLAIM_EVERY = 10  # seconds between two looks for the lists of workers that died
+
 log = logging.getLogger("ent_idp.cli")
 
 
@@ -42,11 +44,16 @@ def mail_worker(config_file: str | None, once: bool) -> None:
     with app.app_context():
         queue = resources().store.mail_queue
         log.info("mail worker: sending to %s:%s", mail.server, mail.port)
-        recovered = queue.recover()
+        recovered = queue.start_worker()
         if recovered:
-            log.info("put back %d message(s) left by a previous worker", recovered)
+            log.info("put back %d message(s) left by a worker that stopped", recovered)
+        reclaimed_at = time.monotonic()
         while not stopping:
             try:
+                if time.monotonic() - reclaimed_at > RECLAIM_EVERY:
+                    reclaimed_at = time.monotonic()
+                    if moved := queue.reclaim():
+                        log.info("put back %d message(s) of a worker that died", moved)
                 forgotten_password.process_requests()
                 unlock.process_requests()
                 forgotten_login.process_requests()
@@ -66,6 +73,10 @@ def mail_worker(config_file: str | None, once: bool) -> None:
             if once and not sent and queue.pending() == 0:
                 break
         sender.close()
+        try:
+            queue.stop_worker()
+        except StoreUnavailable:
+            pass  # its lease ends by itself; another worker puts back what it held
 
 
 def _serve_metrics(found) -> None:

@@ -57,6 +57,11 @@ def check(settings: dict) -> None:
         if parts.scheme not in {"http", "https"} or not parts.hostname:
             raise ConfigError(f"setting {name.lower()} must be an absolute http(s) URL")
     check_hosts(settings)
+    if settings["MAIL_WORKER_LEASE_SECONDS"] < 3:
+        raise ConfigError(
+            "setting [mail] worker_lease_seconds must be 3 or more (default 30): a worker "
+            "renews its lease three times within it"
+        )
     if not isinstance(settings["CAS_ALLOWED_SERVICES"], list):
         raise ConfigError("setting [cas] allowed_services must be a list of URLs")
     if not isinstance(settings["ALLOWED_HOSTS"], list):

@@ -101,6 +101,9 @@ DEFAULTS: dict[tuple[str, str], Any] = {
     ("mail", "validation_hours"): 48,
     ("mail", "reset_link_minutes"): 30,
     ("mail", "retry_seconds"): 30,
+    # A mail worker that has not renewed its lease for this long is taken for dead: what it
+    # was sending goes back to the queue (ent_idp.store.mail_workers).
+    ("mail", "worker_lease_seconds"): 30,
     # How users get help, named in the notices of changes to their account. Empty: their
     # school only.
     ("mail", "help_contact"): "",

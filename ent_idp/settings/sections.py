@@ -109,6 +109,7 @@ class MailSettings:
     validation_hours: int
     reset_link_minutes: int
     retry_seconds: int
+    worker_lease_seconds: int
     help_contact: str
 
 

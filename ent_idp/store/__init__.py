@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 
+from ..errors import StoreUnavailable
 from ..settings import Settings
 from .client import connect
 from .flows import FlowRecords
@@ -68,7 +69,9 @@ class Store:
             ),
             directory_guard=DirectoryGuard(t.ppolicy_max_failure, t.ppolicy_failure_count_interval),
         )
-        self.mail_queue = MailQueue(client, keys, self.transaction)
+        self.mail_queue = MailQueue(
+            client, keys, self.transaction, lease_seconds=settings.mail.worker_lease_seconds
+        )
         self.recovery_requests = RequestQueue(client, keys, "recovery", MAX_QUEUED_REQUESTS)
         self.unlock_requests = RequestQueue(client, keys, "unlock", MAX_QUEUED_REQUESTS)
         self.forgotten_login_requests = RequestQueue(
@@ -87,4 +90,8 @@ class Store:
         self.redis.set(self.keys.ready(), "1", ex=READY_SECONDS)
 
     def close(self) -> None:
+        try:
+            self.mail_queue.stop_worker()  # if this process was a mail worker
+        except StoreUnavailable:
+            pass  # its lease ends by itself
         self.redis.close()

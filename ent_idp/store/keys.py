@@ -23,7 +23,10 @@ throttle:<scope>:<value>[:day|      identification counters; a day (THROTTLE_SEC
 limit:<name>:<scope>                one rate limiter's window (limits); the window
 recovery:requests, unlock:requests, requests for the mail worker; REQUESTS_TTL_SECONDS
 forgotten-login:requests
-mail:queue, :processing, :delayed   mail work; none
+mail:queue, :processing[:<worker>], mail work; none
+:delayed
+mail:workers                        each mail worker's lease (sorted set); WORKERS_TTL
+                                    after the last renewal (mail_workers)
 mail:dead                           mail that cannot be sent (bounded); DEAD_TTL_SECONDS
 mail:waiting                        when each message being retried was queued (its age,
                                     for /readyz); MAIL_WAITING_SECONDS after the last

@@ -1,8 +1,9 @@
 """The mail queue in Redis, and the worker loop that delivers it.
 
 Requests only push rendered messages; ``ent-idp mail-worker`` sends them. A message moves
-atomically from the queue to a processing list while it is being sent, so a worker that
-dies mid-send leaves it there to be picked up at the next start. A send that fails for a
+atomically from the queue to the worker's own processing list while it is being sent, so a
+worker that dies mid-send leaves it there, to be put back once its lease has ended
+(``mail_workers``), never while it is alive. A send that fails for a
 reason that may pass (the server down or answering 4xx, a timeout, a TLS failure) goes to
 a delayed set and comes back after a growing pause, until it is older than ``max_age``.
 Anything else (a record that is not a message, an address SMTP cannot carry, a 5xx refusal)
@@ -33,6 +34,7 @@ from ..logs import FIELDS
 from ..mail_records import NotAMessage, check_message, masked
 from ..metrics import MAILS, MailResult
 from .keys import DEAD_TTL_SECONDS, MAIL_WAITING_SECONDS, Keys, digest
+from .mail_workers import LEASE_SECONDS, WorkerLeases
 from .transaction import Transactions
 
 log = logging.getLogger("ent_idp.mailqueue")
@@ -70,11 +72,17 @@ class QueueSnapshot:
 
 
 class MailQueue:
-    def __init__(self, client: redis.Redis, keys: Keys, transaction: Transactions):
+    def __init__(
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        transaction: Transactions,
+        lease_seconds: float = LEASE_SECONDS,
+    ):
         self.redis = client
         self.transaction = transaction
         self.queue = keys.mail("queue")
-        self.processing = keys.mail("processing")
+        self.workers = WorkerLeases(client, keys, lease_seconds)
         self.delayed = keys.mail("delayed")
         self.dead = keys.mail("dead")
         self.waiting = keys.mail("waiting")
@@ -92,20 +100,27 @@ class MailQueue:
 
     def pending(self) -> int:
         pipe = self.redis.pipeline()
-        pipe.llen(self.queue).llen(self.processing).zcard(self.delayed)
+        pipe.llen(self.queue).zcard(self.delayed)
+        for processing in self.workers.processing_lists():
+            pipe.llen(processing)
         return sum(pipe.execute())
 
     def snapshot(self, now: float | None = None) -> QueueSnapshot:
         """Depth, age of the oldest message waiting, dead entries: one round trip.
 
         The oldest is the first queued of the queue (its right end), of the messages being
-        sent, and of those being retried (``mail:waiting``).
+        sent (each worker's, and the list of earlier versions), and of those being retried
+        (``mail:waiting``).
         """
+        lists = self.workers.processing_lists()
         pipe = self.redis.pipeline(transaction=False)
-        pipe.llen(self.queue).llen(self.processing).zcard(self.delayed).llen(self.dead)
-        pipe.lindex(self.queue, -1).lrange(self.processing, 0, 9)
-        pipe.zrange(self.waiting, 0, 0, withscores=True)
-        queued, processing, delayed, dead, last, sending, retried = pipe.execute()
+        pipe.llen(self.queue).zcard(self.delayed).llen(self.dead)
+        pipe.lindex(self.queue, -1).zrange(self.waiting, 0, 0, withscores=True)
+        for processing in lists:
+            pipe.llen(processing).lrange(processing, 0, 9)
+        queued, delayed, dead, last, retried, *held = pipe.execute()
+        processing = sum(held[0::2])
+        sending = [raw for batch in held[1::2] for raw in batch]
         times = [_queued_time(raw) for raw in [last, *sending] if raw is not None]
         times += [score for _, score in retried]
         times = [t for t in times if t is not None]
@@ -114,12 +129,18 @@ class MailQueue:
         oldest = max(0.0, now - min(times)) if times and depth else 0.0
         return QueueSnapshot(depth=depth, oldest_seconds=oldest, dead=dead)
 
-    def recover(self) -> int:
-        """Put back what a previous worker was sending when it stopped."""
-        moved = 0
-        while self.redis.lmove(self.processing, self.queue, "RIGHT", "LEFT"):
-            moved += 1
-        return moved
+    def start_worker(self) -> int:
+        """This process becomes a worker (a lease of its own); returns how many messages
+        dead workers were sending, put back in the queue."""
+        return self.workers.start()
+
+    def stop_worker(self) -> None:
+        self.workers.stop()
+
+    def reclaim(self) -> int:
+        """Put back what workers whose lease ended were sending (each worker does it now
+        and then: a worker killed on one host is covered by the others)."""
+        return self.workers.reclaim()
 
     def requeue_dead(self) -> tuple[int, int]:
         """Queue the dead messages again, oldest first, as new ones (after the cause is
@@ -148,8 +169,10 @@ class MailQueue:
         self, send: Callable[[dict], None], wait: float = 1.0, retry_seconds: int = 30
     ) -> bool:
         """Send at most one message; False when there was none to send."""
+        if self.workers.worker_id is None:
+            self.workers.start()  # called without start_worker (the tests' deliver)
         self._promote(keys=[self.delayed, self.queue], args=[time.time()])
-        raw = self.redis.blmove(self.queue, self.processing, wait, "RIGHT", "LEFT")
+        raw = self.redis.blmove(self.queue, self.workers.mine, wait, "RIGHT", "LEFT")
         if raw is None:
             return False
         record = message = None
@@ -170,7 +193,7 @@ class MailQueue:
 
     def _finish(self, raw: str, message: dict) -> None:
         pipe = self.redis.pipeline()
-        pipe.lrem(self.processing, 1, raw)
+        pipe.lrem(self.workers.mine, 1, raw)
         pipe.zrem(self.waiting, _waiting_id(message))
         pipe.execute()
 
@@ -186,7 +209,7 @@ class MailQueue:
         entry = {"reason": reason, "at": time.time()}
         entry.update({"message": record} if isinstance(record, dict) else {"raw": raw})
         pipe = self.redis.pipeline()
-        pipe.lrem(self.processing, 1, raw)
+        pipe.lrem(self.workers.mine, 1, raw)
         if isinstance(record, dict) and isinstance(record.get("queued"), int | float):
             pipe.zrem(self.waiting, _waiting_id(record))
         pipe.lpush(self.dead, json.dumps(entry))
@@ -210,7 +233,7 @@ class MailQueue:
             extra=_about(message),
         )
         pipe = self.redis.pipeline()
-        pipe.lrem(self.processing, 1, raw)
+        pipe.lrem(self.workers.mine, 1, raw)
         pipe.zadd(self.delayed, {json.dumps(message): time.time() + delay})
         pipe.zadd(self.waiting, {_waiting_id(message): message["queued"]}, nx=True)
         pipe.expire(self.waiting, MAIL_WAITING_SECONDS)
