@@ -107,6 +107,11 @@ REDIS_ERRORS = Counter(
     "Redis commands that failed, by kind: unavailable, timeout, readonly, other.",
     ["kind"],
 )
+REDIS_UNACKNOWLEDGED = Counter(
+    "ent_idp_redis_unacknowledged_writes",
+    "Writes users were told about that fewer replicas than [redis] wait_replicas "
+    "acknowledged in time (with Sentinel): a failover now could lose them.",
+)
 MAILS = Counter(
     "ent_idp_mails",
     "Messages the mail worker handled, by result: sent, retried (a failure that may pass), "

@@ -42,7 +42,7 @@ from redis.retry import Retry
 from redis.sentinel import Sentinel, SentinelManagedConnection
 
 from ..errors import StoreUnavailable
-from ..metrics import REDIS_ERRORS, RedisErrorKind
+from ..metrics import REDIS_ERRORS, REDIS_UNACKNOWLEDGED, RedisErrorKind
 from ..settings.sections import RedisSettings
 
 log = logging.getLogger("ent_idp.store")
@@ -127,6 +127,7 @@ class Client(redis.Redis):
             return
         with self._counting:
             self.unacknowledged_writes += 1
+        REDIS_UNACKNOWLEDGED.inc()
         log.warning(
             "redis: a write users were told about is on the master only: %d of %d replica(s) "
             "acknowledged it within %d ms (is a replica down or behind?)",
