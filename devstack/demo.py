@@ -199,8 +199,8 @@ Demo accounts:
 Admin commands against the demo (its settings carry the admin account, [admin] in the file):
   export ENT_IDP_CONFIG={config}
   .venv/bin/ent-idp check                   # every check of a deployment, ok or FAIL
-  .venv/bin/ent-idp status alice.martin     # state, CGU, backup address, lock
-  .venv/bin/ent-idp reset chloe.bernard     # a new provisional password, on stdout
+  .venv/bin/ent-idp status {"lea.dupont    " if esco() else "alice.martin  "}   # state, CGU, backup address, lock
+  .venv/bin/ent-idp reset {"sophie.bernard" if esco() else "chloe.bernard "}    # a new provisional password, on stdout
   (admin {slapd.admin_dn} / {slapd.admin_password}: ENT_IDP_ADMIN_BIND_DN and
    ENT_IDP_ADMIN_BIND_PASSWORD would give it to a configuration without [admin])
 """,
