@@ -169,6 +169,7 @@ def main() -> int:
         )
         wait_for_http(APP_URL, children[-1])
         pending = "hugo.martin" if esco() else "alice.martin"
+        active = "sophie.bernard" if esco() else "chloe.bernard"
         print(
             f"""
 ent-idp demo is running (Ctrl-C stops everything).
@@ -199,8 +200,8 @@ Demo accounts:
 Admin commands against the demo (its settings carry the admin account, [admin] in the file):
   export ENT_IDP_CONFIG={config}
   .venv/bin/ent-idp check                   # every check of a deployment, ok or FAIL
-  .venv/bin/ent-idp status {"lea.dupont    " if esco() else "alice.martin  "}   # state, CGU, backup address, lock
-  .venv/bin/ent-idp reset {"sophie.bernard" if esco() else "chloe.bernard "}    # a new provisional password, on stdout
+  .venv/bin/ent-idp status {pending:<17} # state, CGU, backup address, lock
+  .venv/bin/ent-idp reset {active:<18} # a new provisional password, on stdout
   (admin {slapd.admin_dn} / {slapd.admin_password}: ENT_IDP_ADMIN_BIND_DN and
    ENT_IDP_ADMIN_BIND_PASSWORD would give it to a configuration without [admin])
 """,
