@@ -134,3 +134,34 @@ def test_the_esco_profile_needs_a_service_id_of_its_own_per_ent(plain_settings):
         plain_settings, {"cfa": {**CFA, "cgu": {"service_id": "cfa", **cfa["cgu"]}}}, **esco
     )
     assert [ent.cgu.service_id for ent in loaded.ents] == ["ent-idp", "cfa"]
+
+
+@pytest.mark.parametrize("profile", ["entidp", "esco"])
+def test_the_demo_serves_two_ents(profile, tmp_path, monkeypatch):
+    """``make demo`` writes one configuration with the lycées' and the CFA's ENTs."""
+    from types import SimpleNamespace
+
+    from devstack import demo
+
+    monkeypatch.setenv("ENT_IDP_DEMO_PROFILE", profile)
+    monkeypatch.setattr(demo, "VAR", tmp_path)
+    slapd = SimpleNamespace(
+        url="ldap://127.0.0.1:3389",
+        service_dn="cn=ent-idp,ou=services,dc=ent,dc=test",
+        service_password="x" * 20,
+        people_dn="ou=people,dc=ent,dc=test",
+        decoy_dn="uid=decoy,ou=people,dc=ent,dc=test",
+        admin_dn="cn=admin,dc=ent,dc=test",
+        admin_password="demo-admin",
+    )
+    loaded = settings_module.load(demo.write_config(slapd, SimpleNamespace(url="redis://x/0")))
+    lycees, cfa = loaded.ents
+    assert (lycees.public_url, cfa.public_url) == (demo.LYCEES_URL, demo.CFA_URL)
+    assert lycees.name != cfa.name and lycees.brand.colour != cfa.brand.colour
+    assert lycees.cgu.version != cfa.cgu.version and lycees.cgu.texts != cfa.cgu.texts
+    assert lycees.mail.sender != cfa.mail.sender
+    assert loaded.ent_for_host("127.0.0.1:5000") is lycees, "the demo's other URLs still work"
+    for url in (demo.LYCEES_URL, demo.CFA_URL):
+        assert any(url.startswith(service) for service in demo.CAS_SERVICES), url
+    if profile == "esco":
+        assert (lycees.domains, cfa.domains) == (("lycees.netocentre.fr",), ("cfa.netocentre.fr",))
