@@ -264,3 +264,31 @@ def test_a_request_queued_before_the_upgrade_is_the_default_ents(app, accounts, 
     [message] = deliver(1)
     assert message["From"] == "ENT <ne-pas-repondre@ent.test>"
     assert link_in(message, "mot-de-passe-oublie/lien").startswith(PUBLIC_URL)
+
+
+def test_a_flow_started_on_one_ent_does_not_go_on_under_another(cfa, lycees, accounts):
+    """A session carried to another ENT's host (a shared cookie, a copied one) must not
+    write that ENT's CGU with the first one's flow: it starts again at identification."""
+    account = accounts.create("pending")
+    assert identify(cfa, "activation", account["login"], account["password"]).request.path == (
+        "/activation/cgu"
+    )
+    cookie = cfa.get_cookie("ent_idp_session", domain=CFA_HOST)
+    lycees.set_cookie("ent_idp_session", cookie.value, domain="ent-idp.test")
+    moved = lycees.get("/activation/cgu")
+    assert moved.status_code == 302 and urlsplit(moved.location).path == "/activation"
+    assert "entidpcguacceptance" not in accounts.read(account["dn"])
+
+
+def test_mon_compte_logs_in_through_its_ents_cas(cfa, lycees):
+    """« Mon compte » of the CFA sends to the CFA's CAS, with the CFA's own page as the
+    service (the ticket is validated there for that URL)."""
+    for browser, cas, here in (
+        (cfa, CFA_CAS, CFA_URL),
+        (lycees, "http://cas.test/cas/", PUBLIC_URL),
+    ):
+        answer = browser.get("/compte")
+        assert answer.status_code == 302
+        location = urlsplit(answer.location)
+        assert f"{location.scheme}://{location.netloc}{location.path}" == f"{cas}login"
+        assert parse_qs(location.query)["service"] == [f"{here}compte"]
