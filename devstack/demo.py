@@ -28,17 +28,22 @@ ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var" / "demo"
 APP_PORT = 5000
 APP_URL = f"http://127.0.0.1:{APP_PORT}/"
+# Two ENTs on the one app, told apart by the host (browsers resolve *.localhost to the
+# loopback by themselves): the lycées' (the top-level keys), the CFA's ([ent.cfa]).
+LYCEES_URL = f"http://lycees.localhost:{APP_PORT}/"
+CFA_URL = f"http://cfa.localhost:{APP_PORT}/"
 CAS_URL = "http://127.0.0.1:8000/cas/"
 LDAP_PORT, REDIS_PORT, SMTP_PORT, CAS_PORT = 3389, 6380, 2525, 8000
 # Prometheus metrics, each process on its own port ([metrics] bind, worker_bind).
 METRICS_PORT, WORKER_METRICS_PORT = 9101, 9102
-CAS_SERVICES = ["http://127.0.0.1:5000/", "http://127.0.0.1:8000/"]
+CAS_SERVICES = [LYCEES_URL, CFA_URL, "http://127.0.0.1:5000/", "http://127.0.0.1:8000/"]
 INTERRUPT_PASSWORD = "demo-interrupt"
 
 ACCOUNTS = """\
   alice.martin    pending  provisional password  Provisoire-2026
   bruno.petit     reset    provisional password  Reinit-2026         (backup address known)
   chloe.bernard   active   password              Chloe-Active-2026!  (chloe.perso@example.net)
+                  (the lycées' CGU current, the CFA's older: the CFA's pages ask again)
   lucas.moreau    pending  provisional password  Homonyme-1-2026     (lucas.moreau@ent.test)
   lucas.moreau2   pending  provisional password  Homonyme-2-2026     (lucas.moreau2@ent.test)"""
 
@@ -60,15 +65,51 @@ def profile_config() -> str:
     )
 
 
+def cfa_config() -> str:
+    """The demo's second ENT: the CFA's own name, colours, CGU, services and sender."""
+    if esco():
+        cgu = (
+            f'service_id = "{esco_stack.CFA_SERVICE_ID}"\nversion = "{esco_stack.CFA_CGU_VERSION}"'
+        )
+        domains = f'domains = ["{esco_stack.CFA_DOMAIN}"]\n'
+    else:
+        cgu, domains = 'version = "2026-10-cfa"', ""
+    return f"""
+# The demo's second ENT (config/ent-idp.example.toml, "Several ENTs").
+[ent.cfa]
+name = "ENT CFA Val de Loire"
+public_url = "{CFA_URL}"
+{domains}
+[ent.cfa.brand]
+colour = "#6a1b4d"
+colour_dark = "#4a1236"
+
+[ent.cfa.cgu]
+{cgu}
+text_file = "{ROOT / "config" / "cgu-cfa.example.txt"}"
+text_file_en = "{ROOT / "config" / "cgu-cfa.example.en.txt"}"
+
+[ent.cfa.cas]
+default_service = "{CFA_URL}"
+allowed_services = ["{CFA_URL}", "http://127.0.0.1:8000/"]
+
+[ent.cfa.mail]
+sender = "ENT CFA Val de Loire <ne-pas-repondre@cfa.ent.test>"
+help_contact = "assistance-cfa@ent.test"
+"""
+
+
 def write_config(slapd: Slapd, redis: RedisServer) -> Path:
     path = VAR / "ent-idp.toml"
     path.write_text(
         f"""# Written by devstack/demo.py for the demo; see config/ent-idp.example.toml.
 secret_key = "{secrets.token_urlsafe(32)}"
-public_url = "{APP_URL}"
+public_url = "{LYCEES_URL}"
 # A proper name, shown as is on the French and the English pages.
-ent_name = "ENT Val de Loire"
-allowed_hosts = ["localhost"]
+ent_name = "ENT Lycées Val de Loire"
+ent_key = "lycees"
+{'ent_domains = ["lycees.netocentre.fr"]' if esco() else ""}
+allowed_hosts = ["localhost", "127.0.0.1"]
 
 [ldap]
 url = "{slapd.url}"
@@ -88,14 +129,14 @@ bind_password = "{slapd.admin_password}"
 
 [cas]
 url = "{CAS_URL}"
-allowed_services = ["http://127.0.0.1:5000/", "http://127.0.0.1:8000/"]
-default_service = "http://127.0.0.1:5000/"
+allowed_services = ["{LYCEES_URL}", "http://127.0.0.1:5000/", "http://127.0.0.1:8000/"]
+default_service = "{LYCEES_URL}"
 interrupt_password = "{INTERRUPT_PASSWORD}"
 
 [mail]
 server = "127.0.0.1"
 port = {SMTP_PORT}
-sender = "ENT Val de Loire <ne-pas-repondre@ent.test>"
+sender = "ENT Lycées Val de Loire <ne-pas-repondre@lycees.ent.test>"
 retry_seconds = 5
 
 [metrics]
@@ -104,7 +145,7 @@ worker_bind = "127.0.0.1:{WORKER_METRICS_PORT}"
 
 {profile_config()}text_file = "{ROOT / "config" / "cgu.example.txt"}"
 text_file_en = "{ROOT / "config" / "cgu.example.en.txt"}"
-""",
+{cfa_config()}""",
         encoding="utf-8",
     )
     return path
@@ -124,10 +165,10 @@ def main() -> int:
         people_dn=slapd.people_dn,
         bind_dn=slapd.service_dn,
         bind_password=slapd.service_password,
-        ent_idp_url=APP_URL,
+        ent_idp_url=LYCEES_URL,
         services=CAS_SERVICES,
         single_log_out=True,
-        **(esco_stack.cas_options(APP_URL) if esco() else {}),
+        **(esco_stack.cas_options(LYCEES_URL) if esco() else {}),
     )
     started: list = []
     children: list[subprocess.Popen] = []
@@ -174,12 +215,17 @@ def main() -> int:
             f"""
 ent-idp demo is running (Ctrl-C stops everything).
 
-  App                  {APP_URL}
-  Activer mon compte   {APP_URL}activation?service=http%3A%2F%2F127.0.0.1%3A5000%2F
-  Compte réinitialisé  {APP_URL}reinitialisation
-  Mon compte           {APP_URL}compte  (through CAS)
-  The whole loop       {cas.url}login?service=http://127.0.0.1:5000/compte
-  CAS                  {cas.url}login  (logs in by LDAP bind; active accounts only)
+Two ENTs on the one app, told apart by the host (README.md › Several ENTs):
+  ENT Lycées           {LYCEES_URL}  (also {APP_URL})
+  ENT CFA              {CFA_URL}  (its own name, colours, CGU, sender)
+
+  Activer mon compte   {LYCEES_URL}activation?service=http%3A%2F%2Flycees.localhost%3A5000%2F
+                       {CFA_URL}activation?service=http%3A%2F%2Fcfa.localhost%3A5000%2F
+  Compte réinitialisé  {LYCEES_URL}reinitialisation
+  Mon compte           {LYCEES_URL}compte, {CFA_URL}compte  (through CAS)
+  The whole loop       {cas.url}login?service={LYCEES_URL}compte
+  CAS                  {cas.url}login  (logs in by LDAP bind; active accounts only;
+                       its page links to the lycées' ent-idp; both ENTs' services allowed)
   CAS interrupt API    {APP_URL}api/cas/interrupt?username={pending}
                        (basic auth: cas / {INTERRUPT_PASSWORD})
   LDAP                 {slapd.url}  base {slapd.suffix}

@@ -35,7 +35,12 @@ ACCOUNTS = f"""\
   sophie.bernard  teacher   reset, academic address known: no     Provisoire-Sophie-2026
                             backup-address step (another service's charter kept)
   hugo.martin     pupil     ÉduConnect, pending: no password       at CAS: {FEDERATION_PASSWORD}
-                            here; activates through CAS            (the demo's ÉduConnect)"""
+                            here; activates through CAS            (the demo's ÉduConnect)
+  ines.garnier    apprentice of the CFA (ESCODomaines            Provisoire-Ines-2026
+                            cfa.netocentre.fr), pending: the CFA's pages only
+  (the others are the lycées' (lycees.netocentre.fr): the CFA's pages refuse them)"""
+# The demo's second ENT on the ESCO directory: its domain, charter id and version.
+CFA_DOMAIN, CFA_SERVICE_ID, CFA_CGU_VERSION = "cfa.netocentre.fr", "ent-idp-demo-cfa", "20261001"
 
 
 def slapd(workdir: Path, port: int, **options) -> Slapd:

@@ -75,6 +75,11 @@ def safe_service(candidate: str | None, allowed: tuple[AllowedService, ...], def
     return default
 
 
+def admits(candidate: str, allowed: tuple[AllowedService, ...]) -> bool:
+    """Whether the allow-list admits ``candidate`` (by the rules of ``safe_service``)."""
+    return bool(candidate) and safe_service(candidate, allowed, "") == candidate
+
+
 def login_url(cas_url: str, service: str) -> str:
     """``<CAS>/login?service=<service>``, the service URL-encoded once."""
     return CASClient(version=3, server_url=cas_url, service_url=service).get_login_url()

@@ -1,7 +1,8 @@
 """Log lines: one JSON object per line on stderr, for the app and the mail worker alike.
 
-Each line carries ``time`` (UTC, milliseconds), ``level``, ``logger``, ``ent`` (the ENT's
-name), and, during a request, its ``request_id`` and ``route`` (Flask's endpoint); then
+Each line carries ``time`` (UTC, milliseconds), ``level``, ``logger``, ``ent`` (the key
+of the request's ENT, of the ENT queued work is for, else the default ENT's), and, during
+a request, its ``request_id`` and ``route`` (Flask's endpoint); then
 either ``message`` or, for an audit event, ``audit`` (the event's record as an object: the
 marker that tells audit lines from the others). A request's own line (``ent_idp.request``)
 adds ``method``, ``path``, ``status``, ``duration_ms`` and ``client``. Every string the
@@ -25,12 +26,14 @@ from contextvars import ContextVar
 from flask import has_request_context, request
 
 REQUEST_ID = "ent_idp.request_id"  # in the WSGI environ: the request's id (web.telemetry)
+ENT = "ent_idp.ent"  # in the WSGI environ: the key of the request's ENT (web.ents)
 FIELDS = "json_fields"  # a record's extra fields: logger.info(..., extra={FIELDS: {...}})
 
 
 # Work done later for a request (the mail worker handling a « Mot de passe oublié »
 # request) is logged with that request's id: ``on_behalf_of``.
 _later: ContextVar[str | None] = ContextVar("ent_idp_request_id", default=None)
+_later_ent: ContextVar[str | None] = ContextVar("ent_idp_ent", default=None)
 
 
 def current_request_id() -> str | None:
@@ -38,13 +41,23 @@ def current_request_id() -> str | None:
     return request.environ.get(REQUEST_ID) if has_request_context() else _later.get()
 
 
+def current_ent_key() -> str | None:
+    """The key of the ENT the request in context (or the work in hand) is for, if known."""
+    if has_request_context():
+        return request.environ.get(ENT)
+    return _later_ent.get()
+
+
 @contextmanager
-def on_behalf_of(request_id: object) -> Iterator[None]:
-    """Log (and queue mail) under the id of the request that asked for this work."""
+def on_behalf_of(request_id: object, ent: object = None) -> Iterator[None]:
+    """Log (and queue mail) under the id of the request that asked for this work (and the
+    key of its ENT)."""
     token = _later.set(request_id if isinstance(request_id, str) else None)
+    ent_token = _later_ent.set(ent if isinstance(ent, str) else None)
     try:
         yield
     finally:
+        _later_ent.reset(ent_token)
         _later.reset(token)
 
 
@@ -59,7 +72,7 @@ class JsonFormatter(logging.Formatter):
             "time": _timestamp(record.created),
             "level": record.levelname,
             "logger": record.name,
-            "ent": self.ent,
+            "ent": current_ent_key() or self.ent,
         }
         request_id = current_request_id()
         if request_id:

@@ -1,11 +1,14 @@
 """One function per message. Text lives in ``templates/mail/``, never here.
 
 Each message has a ``.txt`` and an ``.html`` template; the subject is the ``subject``
-variable set at the top of the ``.txt`` one. Messages are rendered in the language of the
-request that causes them (or the one ``force_locale`` sets, off the request path) and
-queued; the mail worker only sends them with Flask-Mail, over a connection this module opens
-with the system's CA store (and ``[mail] tls_ca_file``) to check the server's certificate
-(Flask-Mail's own ``starttls()`` checks none).
+variable set at the top of the ``.txt`` one. Every message is for one ENT (``ent``: its
+name, brand, help and links in the templates), and carries its key, so the worker sends it
+from that ENT's ``[mail] sender`` (a message queued before there were ENTs: the default's).
+Messages are rendered in the language of the request that causes them (or the one
+``force_locale`` sets, off the request path) and queued; the mail worker only sends them
+with Flask-Mail, over a connection this module opens with the system's CA store (and
+``[mail] tls_ca_file``) to check the server's certificate (Flask-Mail's own ``starttls()``
+checks none).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from flask import Flask, current_app, render_template
 from . import settings
 from .languages import DEFAULT, current_language
 from .mail_records import check_message
+from .settings import Ent
 from .settings.sections import MailSettings
 
 # Flask-Mail registers UTF-8 bodies as 8-bit at import; quoted-printable keeps every message
@@ -60,61 +64,69 @@ def wrap(text: str, width: int = WIDTH) -> str:
     return "\n".join(lines).replace(_KEEP, " ")
 
 
-def _render(name: str, to: str, **context) -> dict:
+def _render(name: str, to: str, ent: Ent, **context) -> dict:
+    context["ent"] = ent
     template = current_app.jinja_env.get_template(f"mail/{name}.txt")
-    subject = template.make_module(context).subject
+    subject = " ".join(str(template.make_module(context).subject).split())
+    if len(settings.current().ents) > 1:  # which of the region's ENTs writes, at a glance
+        subject = render_template("mail/_subject.txt", ent=ent, subject=subject).strip()
     return {
+        "ent": ent.key,
         "to": to,
         "lang": current_language(),
-        "subject": " ".join(str(subject).split()),
+        "subject": subject,
         "text": render_template(f"mail/{name}.txt", **context),
         "html": render_template(f"mail/{name}.html", **context),
     }
 
 
-def validation_mail(to: str, *, link: str, login: str, hours: int) -> dict:
-    return _render("validation", to, link=link, login=login, hours=hours)
+def validation_mail(ent: Ent, to: str, *, link: str, login: str, hours: int) -> dict:
+    return _render("validation", to, ent, link=link, login=login, hours=hours)
 
 
-def forgotten_password_mail(to: str, *, link: str, login: str, minutes: int) -> dict:
-    return _render("forgotten_password", to, link=link, login=login, minutes=minutes)
+def forgotten_password_mail(ent: Ent, to: str, *, link: str, login: str, minutes: int) -> dict:
+    return _render("forgotten_password", to, ent, link=link, login=login, minutes=minutes)
 
 
-def unlock_mail(to: str, *, link: str, login: str, minutes: int) -> dict:
-    return _render("unlock", to, link=link, login=login, minutes=minutes)
+def unlock_mail(ent: Ent, to: str, *, link: str, login: str, minutes: int) -> dict:
+    return _render("unlock", to, ent, link=link, login=login, minutes=minutes)
 
 
-def forgotten_login_mail(to: str, *, login: str, login_url: str, recovery_url: str) -> dict:
+def forgotten_login_mail(
+    ent: Ent, to: str, *, login: str, login_url: str, recovery_url: str
+) -> dict:
     """« Identifiant oublié »: the login, sent to the account's verified backup address."""
     return _render(
-        "forgotten_login", to, login=login, login_url=login_url, recovery_url=recovery_url
+        "forgotten_login", to, ent, login=login, login_url=login_url, recovery_url=recovery_url
     )
 
 
-def password_changed_mail(to: str, *, login: str) -> dict:
-    return _render("password_changed", to, login=login, changed=datetime.now(UTC))
+def password_changed_mail(ent: Ent, to: str, *, login: str) -> dict:
+    return _render("password_changed", to, ent, login=login, changed=datetime.now(UTC))
 
 
 # The notices below go to the verified backup address in place when the account changes.
 # They carry no link (nothing in them can undo the change by a click); they say who to ask.
 
 
-def backup_change_requested_mail(to: str, *, login: str, new: str) -> dict:
+def backup_change_requested_mail(ent: Ent, to: str, *, login: str, new: str) -> dict:
     """A change to ``new`` was asked; ``to`` stays the backup address until it is validated."""
     return _render(
-        "backup_change_requested", to, login=login, new=masked(new), changed=datetime.now(UTC)
+        "backup_change_requested", to, ent, login=login, new=masked(new), changed=datetime.now(UTC)
     )
 
 
-def backup_replaced_mail(to: str, *, login: str, new: str) -> dict:
+def backup_replaced_mail(ent: Ent, to: str, *, login: str, new: str) -> dict:
     """``new`` was validated: ``to`` is no longer the account's backup address."""
-    return _render("backup_replaced", to, login=login, new=masked(new), changed=datetime.now(UTC))
+    return _render(
+        "backup_replaced", to, ent, login=login, new=masked(new), changed=datetime.now(UTC)
+    )
 
 
-def forwarding_changed_mail(to: str, *, login: str, forwarding: bool) -> dict:
+def forwarding_changed_mail(ent: Ent, to: str, *, login: str, forwarding: bool) -> dict:
     """ENT mail is now forwarded to ``to`` (``forwarding``), or no longer."""
     return _render(
-        "forwarding_changed", to, login=login, forwarding=forwarding, changed=datetime.now(UTC)
+        "forwarding_changed", to, ent, login=login, forwarding=forwarding, changed=datetime.now(UTC)
     )
 
 
@@ -224,7 +236,7 @@ class Sender:
         self._connection: _VerifiedConnection | None = None
 
     def __call__(self, message: dict) -> None:
-        sender = settings.current().mail.sender
+        sender = settings.current().ent(message.get("ent")).mail.sender
         mail = build(message, sender)  # a message that cannot be built: no SMTP
         while True:
             reused = self._connection is not None

@@ -165,8 +165,9 @@ def test_a_reset_voids_a_pending_change_of_address(
     """A change asked from « Mon compte » before the reset must not complete after it."""
     with app.test_request_context():
         account = resources_of(app).directory.find(verified["login"])
+        ent = resources_of(app).settings.default_ent
         account_ops.request_backup_change(
-            account, verified["password"], "nouvelle.adresse@example.net"
+            ent, account, verified["password"], "nouvelle.adresse@example.net"
         )
     # The link to the new address, and the notice to the verified one in place.
     [message] = [m for m in deliver(2) if m["To"] == "nouvelle.adresse@example.net"]
@@ -244,7 +245,8 @@ def test_a_superseded_link_is_not_renewed(app, client, accounts, deliver):
     """Renewing an old link would void the newer one the user may be about to click."""
     account, path = activated(client, accounts, deliver)
     with app.test_request_context():
-        activation.send_validation(account["dn"], account["login"], ADDRESS)
+        ent = resources_of(app).settings.default_ent
+        activation.send_validation(ent, account["dn"], account["login"], ADDRESS)
     expire(app, path)
     page = text(client.get(path))
     assert "Lien remplacé" in page and "message le plus récent" in page

@@ -86,7 +86,8 @@ def check_logs(deployment: Deployment, browser: Browser) -> list[dict]:
     assert set(ids) <= set(requests_), "each answer's id names its request line"
     for answer in browser.answers:
         line = requests_[answer.headers["X-Request-ID"]]
-        assert (line["status"], line["ent"]) == (answer.status_code, "ENT de test")
+        # "ent": the key of the request's ENT (one ENT here: the top-level one, ent_key).
+        assert (line["status"], line["ent"]) == (answer.status_code, "ent")
         assert line["route"] and line["duration_ms"] >= 0
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", line["time"])
     audits = [line for line in lines if "audit" in line]

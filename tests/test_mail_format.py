@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from flask_babel import force_locale
 
-from ent_idp import create_app, mails
+from ent_idp import create_app, mails, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 LINK = "https://ent-idp.example.fr/validation/" + "x" * 43
@@ -42,10 +42,11 @@ def render_app():
 
 
 def every_mail(login: str) -> list[dict]:
+    ent = settings.current().default_ent
     return [
-        mails.validation_mail("a@example.net", link=LINK, login=login, hours=48),
-        mails.forgotten_password_mail("a@example.net", link=LINK, login=login, minutes=30),
-        mails.password_changed_mail("a@example.net", login=login),
+        mails.validation_mail(ent, "a@example.net", link=LINK, login=login, hours=48),
+        mails.forgotten_password_mail(ent, "a@example.net", link=LINK, login=login, minutes=30),
+        mails.password_changed_mail(ent, "a@example.net", login=login),
     ]
 
 
@@ -74,7 +75,8 @@ def test_the_message_id_is_the_senders_domain_not_the_hosts(render_app):
     """A Message-ID at ``localhost`` (or the host's name) looks like spam to filters and
     tells the world the name of the machine that sent it."""
     with render_app.test_request_context("/"):
-        message = mails.validation_mail("a@example.net", link=LINK, login="l", hours=48)
+        ent = settings.current().default_ent
+        message = mails.validation_mail(ent, "a@example.net", link=LINK, login="l", hours=48)
         raw = mails.build(message, SETTINGS["MAIL_SENDER"]).as_bytes()
     built = email.message_from_bytes(raw, policy=email.policy.default)
     assert built["Message-ID"].endswith("@lycees.example.fr>")

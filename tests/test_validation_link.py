@@ -9,7 +9,7 @@ import pytest
 from ent_idp.core import notices as activation
 from ent_idp.store import TokenPurpose
 
-from .conftest import store_of
+from .conftest import resources_of, store_of
 from .pages import csrf_token, go_through, link_in, submit, text
 
 VALIDATION = TokenPurpose.VALIDATION
@@ -70,7 +70,8 @@ def ask_new_link(client, path):
 def test_a_new_link_voids_the_older_one(app, client, accounts, deliver):
     account, path = _activate_and_get_link(client, accounts, deliver)
     with app.test_request_context():
-        activation.send_validation(account["dn"], account["login"], "emma.perso@example.net")
+        ent = resources_of(app).settings.default_ent
+        activation.send_validation(ent, account["dn"], account["login"], "emma.perso@example.net")
     [_, message] = deliver(2)
     new_path = link_in(message).removeprefix("http://ent-idp.test")
     assert "Lien remplacé" in text(client.get(path))

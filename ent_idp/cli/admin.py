@@ -20,7 +20,9 @@ from . import config_option, load_app, main
 from .outputs import (
     admin_context,
     csv_option,
+    ent_option,
     handouts,
+    known_ent,
     letters_option,
     refuse_existing,
     write_outputs,
@@ -31,9 +33,14 @@ from .outputs import (
 @config_option
 @csv_option
 @letters_option
+@ent_option
 @click.argument("logins", nargs=-1, required=True, metavar="LOGIN...")
 def reset(
-    config_file: str | None, csv_file: str | None, letters_file: str | None, logins: tuple
+    config_file: str | None,
+    csv_file: str | None,
+    letters_file: str | None,
+    ent_key: str | None,
+    logins: tuple,
 ) -> None:
     """Give each account a new provisional password and flag it as reset.
 
@@ -51,6 +58,7 @@ def reset(
     refuse_existing(csv_file, letters_file)
     reports, done = [], []
     with admin_context(config_file) as admin, handouts(csv_file, letters_file) as files:
+        known_ent(ent_key)  # before any write
         for report in accounts.reset(admin, logins):
             reports.append(report)
             if report.issued is None:
@@ -61,7 +69,7 @@ def reset(
             if report.warning:
                 click.echo(f"{report.login}: warning: {report.warning}", err=True)
         if files is not None:
-            write_outputs(done, files, printed=True)
+            write_outputs(done, files, printed=True, ent_key=ent_key)
     if len(done) != len(reports):
         raise SystemExit(1)
 
@@ -70,6 +78,7 @@ def reset(
 @config_option
 @csv_option
 @letters_option
+@ent_option
 @click.option("--reset-active", is_flag=True, help="New provisional passwords for active accounts.")
 @click.option(
     "--reset-pending",
@@ -89,6 +98,7 @@ def import_command(
     config_file: str | None,
     csv_file: str | None,
     letters_file: str | None,
+    ent_key: str | None,
     reset_active: bool,
     reset_pending: bool,
     dry_run: bool,
@@ -119,6 +129,7 @@ def import_command(
         admin_context(config_file) as admin,
         handouts(*((None, None) if dry_run else (csv_file, letters_file))) as files,
     ):
+        known_ent(ent_key)
         if not dry_run:
             admin.check_bind()  # fail once, not on every row
         lock = threading.Lock()
@@ -148,7 +159,7 @@ def import_command(
         summary = ", ".join(f"{counts[o.value]} {o.value}" for o in Outcome)
         click.echo(f"{prefix}{len(reports)} rows: {summary}", err=True)
         if not dry_run:
-            write_outputs(reports, files)
+            write_outputs(reports, files, ent_key=ent_key)
     if counts[Outcome.ERROR.value]:
         raise SystemExit(1)
 

@@ -13,6 +13,7 @@ from ..directory import AdminDirectory
 from ..domain.admin.handouts import HandoutError, Handouts, for_distribution
 from ..domain.admin.letters import Context
 from ..errors import ConfigError, DirectoryUnavailable
+from ..settings.ents import ent_for_domains
 from . import load_app
 
 csv_option = click.option(
@@ -26,6 +27,13 @@ letters_option = click.option(
     "letters_file",
     type=click.Path(dir_okay=False, writable=True),
     help="Also write printable letters to this PDF: one A4 page per user (new file).",
+)
+ent_option = click.option(
+    "--ent",
+    "ent_key",
+    metavar="KEY",
+    help="The ENT the letters name, for accounts whose domains do not say (default: the "
+    "default ENT).",
 )
 
 
@@ -69,10 +77,21 @@ def handouts(csv_file: str | None, letters_file: str | None) -> Iterator:
         yield files
 
 
-def write_outputs(reports: list, handouts, printed: bool = False) -> None:
+def known_ent(ent_key: str | None) -> None:
+    """Refuse an --ent that names no configured ENT (before anything is written)."""
+    keys = [ent.key for ent in resources().settings.ents]
+    if ent_key is not None and ent_key not in keys:
+        raise click.UsageError(f"--ent {ent_key}: no such ENT (configured: {', '.join(keys)})")
+
+
+def write_outputs(
+    reports: list, handouts, printed: bool = False, ent_key: str | None = None
+) -> None:
     """The passwords into the files, or on stdout; on stdout too if the files fail.
 
     ``printed``: the passwords already went to stdout (``reset`` prints them as it goes).
+    Each letter names its account's ENT: the one its domains name, where the directory
+    lists them, else ``ent_key``'s, else the default one.
     """
     issued = for_distribution(reports)
     if handouts is None:
@@ -83,15 +102,20 @@ def write_outputs(reports: list, handouts, printed: bool = False) -> None:
         click.echo("no new provisional password: no file written", err=True)
         return
     settings = resources().settings
-    context = Context(
-        ent_name=settings.ent_name,
-        ent_url=settings.admin.ent_url or settings.cas.default_service,
-        public_url=settings.public_url,
-        validation_hours=settings.mail.validation_hours,
-        min_length=settings.password.min_length,
-    )
+    fallback = settings.ent(ent_key)
+
+    def context_for(item) -> Context:
+        ent = ent_for_domains(settings.ents, item.domains) or fallback
+        return Context(
+            ent_name=ent.name,
+            ent_url=(settings.admin.ent_url if ent.top_level else "") or ent.cas.default_service,
+            public_url=ent.public_url,
+            validation_hours=settings.mail.validation_hours,
+            min_length=settings.password.min_length,
+        )
+
     try:
-        for path in handouts.write(issued, context):
+        for path in handouts.write(issued, context_for):
             click.echo(f"wrote {len(issued)} provisional password(s) to {path}", err=True)
     except HandoutError as exc:
         if not printed:

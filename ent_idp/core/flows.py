@@ -19,6 +19,7 @@ from enum import StrEnum
 
 from ..directory import Acceptance, Account, AccountState
 from ..errors import FlowExpired
+from ..settings import Ent
 from ..settings.user_profiles import BackupAddress, UserProfile
 from .resources import resources
 
@@ -102,6 +103,7 @@ class Flow:
     federated: bool = False  # no identification page nor password: CAS authenticated them
     mails_skipped: bool = False  # « Plus tard »: the backup address left as it was
     cgu_renewal: bool = False  # an older version of these CGU was accepted before
+    ent: str = ""  # the key of the ENT it started on ("" before there were several: default)
 
     def steps(self) -> list[Step]:
         """The steps this account goes through, as numbered in the pages."""
@@ -229,8 +231,10 @@ def _upgraded(raw: dict[str, str]) -> dict[str, str]:
 def _encode(value: object) -> str:
     if isinstance(value, bool):
         return "1" if value else ""
-    if isinstance(value, tuple):  # the account's CGU acceptances
-        return json.dumps([dataclasses.astuple(item) for item in value])
+    if isinstance(value, tuple):  # the account's CGU acceptances, or its domains
+        return json.dumps(
+            [dataclasses.astuple(i) if dataclasses.is_dataclass(i) else i for i in value]
+        )
     return str(value)
 
 
@@ -239,6 +243,8 @@ def _decode(raw: dict[str, str], name: str, kind: object) -> object:
         return bool(raw.get(name))
     if kind == "tuple[Acceptance, ...]":
         return tuple(Acceptance(*item) for item in json.loads(raw.get(name) or "[]"))
+    if kind == "tuple[str, ...]":
+        return tuple(str(item) for item in json.loads(raw.get(name) or "[]"))
     return raw.get(name, "")
 
 
@@ -248,9 +254,16 @@ def _fields(flow: Flow) -> dict[str, str]:
     return fields
 
 
-def start(kind: Kind, account: Account, service: str, profile: UserProfile | None = None) -> Flow:
-    """A new flow for ``account``, shaped by its user profile (None: a local account)."""
-    charter = resources().charter
+def ent_of(flow: Flow) -> Ent:
+    """The ENT the flow started on."""
+    return resources().settings.ent(flow.ent)
+
+
+def start(
+    kind: Kind, account: Account, service: str, ent: Ent, profile: UserProfile | None = None
+) -> Flow:
+    """A new flow for ``account`` on ``ent``, shaped by its user profile (None: local)."""
+    charter = resources().charter(ent)
     flow = Flow(
         id=secrets.token_urlsafe(32),
         kind=kind,
@@ -266,21 +279,21 @@ def start(kind: Kind, account: Account, service: str, profile: UserProfile | Non
         backup_step=_backup_step(profile, account),
         federated=bool(profile and profile.federated),
         cgu_renewal=charter.accepted_before(account),
+        ent=ent.key,
     )
     resources().store.flows.write(flow.id, _fields(flow))
     return flow
 
 
 def start_cgu_if_due(
-    account: Account, service: str, profile: UserProfile | None = None
+    account: Account, service: str, ent: Ent, profile: UserProfile | None = None
 ) -> Flow | None:
-    """A CGU flow for an account already authenticated (by CAS), if it has one to accept.
-
-    An account to complete gets none here: its own flow comes first.
+    """A CGU flow for an account already authenticated (by CAS), if it has ``ent``'s CGU
+    to accept. An account to complete gets none here: its own flow comes first.
     """
-    if account.needs_completion or resources().charter.accepted_by(account):
+    if account.needs_completion or resources().charter(ent).accepted_by(account):
         return None
-    return start(Kind.CGU, account, service, profile)
+    return start(Kind.CGU, account, service, ent, profile)
 
 
 def load(flow_id: str | None) -> Flow:

@@ -7,7 +7,9 @@ entry); then one bind. The bind is on the entry when it exists, is in a state th
 accepts, has a local password (not a federated profile) and is not locked by the directory;
 otherwise on the **decoy** entry (``[ldap] decoy_dn``, hashed the same way), with the typed
 password and its result ignored. An unknown login, a wrong password, an account with nothing
-to do here (already active on « Activer mon compte », federated), a blocked or locked one:
+to do here (already active on « Activer mon compte », federated), one of another ENT (its
+domains, where the directory lists them, do not include the request's ENT), a blocked or
+locked one:
 each costs the same searches and one {ARGON2} verification, gets the same answer, and counts
 as a failure. The right password of an account the caller does not accept is never checked,
 so the answer confirms nothing.
@@ -21,6 +23,7 @@ import time
 from .. import audit
 from ..directory import Account, AccountState, PasswordCheck
 from ..errors import AccountNotFound, IdentificationFailed, Throttled
+from ..settings import Ent
 from ..settings.user_profiles import UserProfile
 from . import devices
 from .addresses import client_scope
@@ -31,7 +34,7 @@ ADMIN_LOCK = "000001010000Z"  # pwdAccountLockedTime of a lock only an administr
 
 
 def check_credentials(
-    login: str, password: str, states: frozenset = ALL_STATES, *, flow: str
+    ent: Ent, login: str, password: str, states: frozenset = ALL_STATES, *, flow: str
 ) -> tuple[Account, UserProfile]:
     """The account whose password this is, if its state is one of ``states``, and its user
     profile (a local one: a federated account has no password here).
@@ -49,7 +52,13 @@ def check_credentials(
             account = None
         profile = r.directory.user_profile(account.dn if account else r.settings.ldap.decoy_dn)
         local = profile is not None and not profile.federated
-        real = account is not None and account.state in states and local and not _locked(account)
+        real = (
+            account is not None
+            and account.state in states
+            and local
+            and ent.admits(account.domains)
+            and not _locked(account)
+        )
         dn = account.dn if account is not None else None
         device = devices.known(dn) if dn else None
         _admit(login, flow, lambda: attempt.admit_account(dn, login, device=device, bind=real))
@@ -61,7 +70,7 @@ def check_credentials(
             return account, profile
         attempt.failed()
     audit.event(
-        "identification", login, "failed", flow=flow, reason=_reason(account, real, profile)
+        "identification", login, "failed", flow=flow, reason=_reason(ent, account, real, profile)
     )
     raise IdentificationFailed()
 
@@ -89,7 +98,7 @@ def _locked(account: Account) -> bool:
     return since + duration > time.time()
 
 
-def _reason(account: Account | None, real: bool, profile: UserProfile | None) -> str:
+def _reason(ent: Ent, account: Account | None, real: bool, profile: UserProfile | None) -> str:
     """Why it failed, for the audit log only (users all read the same answer)."""
     if account is None:
         return "unknown"
@@ -99,6 +108,8 @@ def _reason(account: Account | None, real: bool, profile: UserProfile | None) ->
         return "no-user-profile"
     if profile.federated:
         return "federated"
+    if not ent.admits(account.domains):
+        return "other-ent"
     if _locked(account):
         return "locked"
     return "already-active" if account.state == AccountState.ACTIVE else f"state-{account.state}"

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from .. import audit
 from ..directory import Account
 from ..errors import AccountNotFound, DirectoryUnavailable
+from ..settings import Ent
 from ..store import TokenPurpose, TokenRecord, TokenStatus
 from ..store.requests import RequestQueue
 from . import requests
@@ -26,20 +27,23 @@ class MailedLink:
     eligible: Callable[[Account], bool]  # who may get one (a verified address, at least)
     queue: Callable[[], RequestQueue]
 
-    def request(self, login: str) -> None:
-        """Queue the request; the mail worker decides whether a link goes out."""
-        requests.ask(self.queue(), f"{self.name}-request", {"login": login}, login=login)
+    def request(self, ent: Ent, login: str) -> None:
+        """Queue the request (for ``ent``); the mail worker decides whether a link goes out."""
+        requests.ask(ent, self.queue(), f"{self.name}-request", {"login": login}, login=login)
 
     def process(self, most: int = 100) -> int:
         """Handle queued requests (the mail worker's job); returns how many were handled."""
         return requests.process(self.queue(), f"{self.name}-request", self._send, most)
 
-    def _send(self, queued: dict) -> None:
+    def _send(self, ent: Ent, queued: dict) -> None:
         event, login = f"{self.name}-link", queued["login"]
         try:
             account = resources().directory.find(login, may_lag=True)
         except AccountNotFound:
             audit.event(event, login, "unknown")
+            return
+        if not ent.admits(account.domains):  # another ENT's account: as if unknown here
+            audit.event(event, login, "other-ent")
             return
         if not (self.eligible(account) and account.backup_verified and account.backup_mail):
             audit.event(event, login, "no-verified-address")
@@ -47,13 +51,13 @@ class MailedLink:
         if not requests.within_link_limit(event, account.dn):
             audit.event(event, login, "limited")
             return
-        send_link(self.purpose, account, self.endpoint, self.mail)
+        send_link(ent, self.purpose, account, self.endpoint, self.mail)
         audit.event(event, login, "sent")
 
     def peek(self, token: str) -> TokenRecord:
         return resources().store.tokens.peek(token, self.purpose)
 
-    def use(self, token: str) -> tuple[TokenRecord, Account | None]:
+    def use(self, ent: Ent, token: str) -> tuple[TokenRecord, Account | None]:
         """Consume the link; the account it is for, if the link was valid and still applies.
 
         A directory that does not answer gives the link back (nothing happened: it must work
@@ -70,6 +74,8 @@ class MailedLink:
         except DirectoryUnavailable:
             r.store.tokens.release(token)
             raise
+        if not ent.admits(account.domains):  # mailed for one ENT, opened on another's host
+            return TokenRecord(TokenStatus.UNKNOWN), None
         if account.backup_mail.lower() != record.address.lower() or not account.backup_verified:
             return TokenRecord(TokenStatus.SUPERSEDED), None
         audit.event(f"{self.name}-link", account.login, "used")

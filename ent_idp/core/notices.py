@@ -12,6 +12,7 @@ from collections.abc import Callable
 from .. import mails
 from ..directory import Account
 from ..logs import current_request_id
+from ..settings import Ent
 from ..store import Limit, TokenPurpose
 from .resources import resources
 from .urls import public_url_for
@@ -28,8 +29,10 @@ def queue(message: dict) -> None:
     resources().store.mail_queue.push({**message, **extra})
 
 
-def send_validation(dn: str, login: str, address: str, previous: str | None = None) -> None:
-    """Issue a validation token and queue the mail carrying its link.
+def send_validation(
+    ent: Ent, dn: str, login: str, address: str, previous: str | None = None
+) -> None:
+    """Issue a validation token and queue the mail carrying its link (at ``ent``'s URL).
 
     With ``previous`` the link confirms a change of backup address: until it is used,
     ``previous`` stays the account's address, and « Mon compte » shows ``address`` waiting.
@@ -45,8 +48,8 @@ def send_validation(dn: str, login: str, address: str, previous: str | None = No
             lifetime=hours * 3600,
             previous=previous,
         )
-        link = public_url_for("validation.confirm", token=token)
-        queue(mails.validation_mail(address, link=link, login=login, hours=hours))
+        link = public_url_for(ent, "validation.confirm", token=token)
+        queue(mails.validation_mail(ent, address, link=link, login=login, hours=hours))
         if previous is not None:
             r.store.pending_addresses.set(dn, address, hours * 3600)
 
@@ -57,13 +60,13 @@ def within_mail_limit(dn: str, address: str) -> bool:
     return resources().store.limits.admit(RESENDS, dn, address.lower())
 
 
-def notify_password_change(address: str, login: str) -> None:
+def notify_password_change(ent: Ent, address: str, login: str) -> None:
     """Tell the verified backup address, so a change the user did not make gets noticed."""
-    queue(mails.password_changed_mail(address, login=login))
+    queue(mails.password_changed_mail(ent, address, login=login))
 
 
 def send_link(
-    purpose: TokenPurpose, account: Account, endpoint: str, mail: Callable[..., dict]
+    ent: Ent, purpose: TokenPurpose, account: Account, endpoint: str, mail: Callable[..., dict]
 ) -> None:
     """A short-lived link to the account's verified backup address (« Mot de passe oublié »,
     « Débloquer mon compte »): the token and its mail in one transaction."""
@@ -77,5 +80,5 @@ def send_link(
             login=account.login,
             lifetime=minutes * 60,
         )
-        link = public_url_for(endpoint, token=token)
-        queue(mail(account.backup_mail, link=link, login=account.login, minutes=minutes))
+        link = public_url_for(ent, endpoint, token=token)
+        queue(mail(ent, account.backup_mail, link=link, login=account.login, minutes=minutes))

@@ -19,6 +19,7 @@ from .. import audit
 from ..errors import DirectoryUnavailable, StoreUnavailable
 from ..languages import DEFAULT, LANGUAGES, current_language
 from ..logs import current_request_id, on_behalf_of
+from ..settings import Ent
 from ..store import Limit
 from ..store.requests import RequestQueue
 from .addresses import client_scope
@@ -32,6 +33,7 @@ PER_ACCOUNT = 3
 
 
 def ask(
+    ent: Ent,
     queue: RequestQueue,
     event: str,
     fields: dict[str, str],
@@ -40,8 +42,8 @@ def ask(
     scopes: Iterable[tuple[Limit, str]] = (),
     **details: object,
 ) -> None:
-    """Queue the request (``fields``; ``event``: its audit name), unless this client, or a
-    scope of ``scopes`` (more ``(limit, scope)`` to count), asked too often.
+    """Queue the request (``fields``; ``event``: its audit name) for ``ent``, unless this
+    client, or a scope of ``scopes`` (more ``(limit, scope)`` to count), asked too often.
 
     ``login`` and ``details`` go into its audit lines, nothing else of ``fields`` does.
     """
@@ -53,6 +55,7 @@ def ask(
         return
     queued = {
         **fields,
+        "ent": ent.key,
         "at": time.time(),
         "lang": current_language(),
         "request_id": current_request_id(),
@@ -70,10 +73,11 @@ def within_link_limit(event: str, dn: str) -> bool:
 
 
 def process(
-    queue: RequestQueue, event: str, handle: Callable[[dict], None], most: int = 100
+    queue: RequestQueue, event: str, handle: Callable[[Ent, dict], None], most: int = 100
 ) -> int:
-    """Handle queued requests (the mail worker's job: ``handle`` gets each as it was queued,
-    its fields and ``at``, ``lang``); returns how many were handled.
+    """Handle queued requests (the mail worker's job: ``handle`` gets the ENT each is for,
+    and the request as it was queued, its fields and ``at``, ``lang``); returns how many
+    were handled. A request queued before there were several ENTs is the default ENT's.
 
     A directory that does not answer puts the request back (the oldest again, next time)
     and stops; a request that cannot be handled otherwise (damaged, or an error of ours) is
@@ -87,9 +91,10 @@ def process(
         try:
             queued = json.loads(raw)
             language = queued.get("lang") if queued.get("lang") in LANGUAGES else DEFAULT
+            ent = resources().settings.ent(queued.get("ent"))
             # The mail in the language the user asked in; the log under their request's id.
-            with force_locale(language), on_behalf_of(queued.get("request_id")):
-                handle(queued)
+            with force_locale(language), on_behalf_of(queued.get("request_id"), ent.key):
+                handle(ent, queued)
         except DirectoryUnavailable:
             queue.put_back(raw)
             raise

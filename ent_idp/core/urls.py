@@ -1,13 +1,14 @@
-"""Links for mails, built from the configured public URL, never from the request's Host."""
+"""Links for users, built from their ENT's configured public URL, never from a request's Host."""
 
 from __future__ import annotations
 
 from flask import current_app
 
-from .resources import resources
+from ..settings import Ent
 
 
-def public_url_for(endpoint: str, **values: object) -> str:
+def public_url_for(ent: Ent, endpoint: str, **values: object) -> str:
+    """``endpoint``'s URL at ``ent``'s public URL (mails, CAS services, the interrupt)."""
     adapter = current_app.url_map.bind("localhost", script_name="/")
     path = adapter.build(endpoint, values)
-    return resources().settings.public_url + path.lstrip("/")
+    return ent.public_url + path.lstrip("/")

@@ -47,8 +47,9 @@ class Acceptance:
 class Charter:
     """The CGU to accept here: the service id acceptances are filed under, and the version.
 
-    Read from the settings in one place (``Resources.charter``); the directory's writes take
-    it as an argument, so another ENT's charter is only another value.
+    One per ENT, read from the settings in one place (``Resources.charter(ent)``); the
+    directory's writes take it as an argument. ``service_id`` "" is the shipped schema's
+    one version attribute: the top-level ENT's, as before there were several.
     """
 
     service_id: str
@@ -56,7 +57,7 @@ class Charter:
 
     def acceptances(self, account: Account) -> tuple[Acceptance, ...]:
         """The account's acceptances of this service's CGU (any version)."""
-        return tuple(a for a in account.charters if a.service_id in ("", self.service_id))
+        return tuple(a for a in account.charters if a.service_id == self.service_id)
 
     def accepted_by(self, account: Account) -> bool:
         return any(a.covers(self.version) for a in self.acceptances(account))
@@ -81,6 +82,7 @@ class Account:
     pwd_changed_time: str
     state_raw: str = ""  # the state as the directory spells it (the profile's value)
     locked_time: str = ""  # ppolicy's pwdAccountLockedTime, when the directory locked it
+    domains: tuple[str, ...] = ()  # the ENT domains the directory lists (ESCODomaines)
 
     @property
     def needs_completion(self) -> bool:

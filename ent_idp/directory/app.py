@@ -284,7 +284,8 @@ class AppDirectory:
         version ("version"): replaced, with its time.
         """
         p, value = self.profile, self.profile.charter_value(charter, stamp)
-        if p.cgu_format != "service":
+        attribute = p.charter_attribute(charter)
+        if attribute == p.cgu_version and p.cgu_format != "service":
             changes = {p.cgu_version: [(REPLACE, [value])]}
             if p.cgu_time:  # a profile may keep no acceptance time
                 changes[p.cgu_time] = [(REPLACE, [stamp])]
@@ -293,8 +294,8 @@ class AppDirectory:
         operations = [(ldap3.MODIFY_DELETE, old)] if old else []
         if value not in {a.raw for a in account.charters}:
             operations.append((ldap3.MODIFY_ADD, [value]))
-        checks = [f"({p.cgu_version}={escape_filter_chars(raw)})" for raw in old]
-        return ({p.cgu_version: operations} if operations else {}), checks
+        checks = [f"({attribute}={escape_filter_chars(raw)})" for raw in old]
+        return ({attribute: operations} if operations else {}), checks
 
     def _modify(self, dn: str, changes: dict, assertion: str) -> None:
         controls = [guards.assertion(assertion)]

@@ -19,6 +19,8 @@ ATTRIBUTES = (
     "state",
     "cgu_version",
     "cgu_time",
+    "cgu_record",
+    "domains",
     "backup_mail",
     "backup_verified",
     "forward_wish",
@@ -39,6 +41,8 @@ class Profile:
     state: str
     cgu_version: str
     cgu_time: str  # may be empty: the profile keeps no acceptance time
+    cgu_record: str  # "version": the other ENTs' acceptances, one value each; may be empty
+    domains: str  # the account's ENT domains (ESCODomaines); may be empty: not read
     backup_mail: str
     backup_verified: str
     forward_wish: str
@@ -81,7 +85,7 @@ class Profile:
     @property
     def read_attributes(self) -> list[str]:
         mine = [self.login, self.state, self.cgu_version, self.backup_mail, self.backup_verified]
-        kept = [name for name in (self.cgu_time,) if name]
+        kept = [name for name in (self.cgu_time, self.cgu_record, self.domains) if name]
         return [*mine, *kept, self.forward_wish, *STANDARD_ATTRIBUTES]
 
     def state_of(self, raw: str, accepted_before: bool) -> str:
@@ -115,9 +119,26 @@ class Profile:
                     found.append(Acceptance(service_id, "", stamp, value))
         return tuple(found)
 
+    def records(self, values: list[str]) -> tuple[Acceptance, ...]:
+        """The acceptances of ``cgu_record`` (the other ENTs', where the one version
+        attribute is the top-level ENT's): ``serviceId;version;time``, as ESCO's."""
+        found = []
+        for value in values:
+            parts = value.split(";")
+            if len(parts) == 3 and all(parts):
+                found.append(Acceptance(parts[0], parts[1], parts[2], value))
+        return tuple(found)
+
+    def charter_attribute(self, charter: Charter) -> str:
+        """Where ``charter``'s acceptance is kept: the one version attribute (``service_id``
+        "", "version"), else one value per service (ESCO's attribute, or ``cgu_record``)."""
+        if self.cgu_format == "service":
+            return self.cgu_version
+        return self.cgu_record if charter.service_id else self.cgu_version
+
     def charter_value(self, charter: Charter, stamp: str) -> str:
         """What records the acceptance of ``charter`` at ``stamp`` (the region's format)."""
-        if self.cgu_format != "service":
+        if self.cgu_format != "service" and not charter.service_id:
             return charter.version
         return f"{charter.service_id};{charter.version};{stamp}"
 
@@ -136,6 +157,8 @@ class Profile:
 
         state_raw = first(self.state)
         charters = self.acceptances(every(self.cgu_version), first(self.cgu_time))
+        if self.cgu_format != "service" and self.cgu_record:
+            charters += self.records(every(self.cgu_record))
         return Account(
             dn=entry["dn"],
             login=first(self.login),
@@ -151,4 +174,5 @@ class Profile:
             forward=first(self.forward_wish).upper() == "TRUE",
             pwd_changed_time=first("pwdChangedTime"),
             locked_time=first("pwdAccountLockedTime"),
+            domains=tuple(every(self.domains)),
         )

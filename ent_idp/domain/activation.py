@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from .. import audit, cas
 from ..core import flows
-from ..core.flows import Flow, Kind
+from ..core.flows import Flow, Kind, ent_of
 from ..core.identification import ALL_STATES, check_credentials
 from ..core.notices import notify_password_change, send_validation
 from ..core.resources import resources
@@ -27,32 +27,33 @@ from ..errors import (
     PasswordRejected,
     WriteUnconfirmed,
 )
+from ..settings import Ent
 
 # The states each flow binds for; any other account gets the decoy bind and the generic
 # answer (an active account on « Activer mon compte » included: its password is not checked).
 COMPLETING = frozenset({AccountState.PENDING, AccountState.RESET})
 
 
-def identify(kind: Kind, login: str, password: str, service: str) -> Flow:
-    """Check the login and password; start the flow the account needs.
+def identify(ent: Ent, kind: Kind, login: str, password: str, service: str) -> Flow:
+    """Check the login and password; start the flow the account needs, on ``ent``.
 
     « Activer mon compte » and « Mon compte a été réinitialisé » take any pending or reset
     account (users click the wrong link); the CGU flow takes active accounts whose accepted
     version is not the current one, and sends pending or reset ones to their own flow.
     """
     states = ALL_STATES if kind is Kind.CGU else COMPLETING
-    account, profile = check_credentials(login, password, states, flow=kind.value)
+    account, profile = check_credentials(ent, login, password, states, flow=kind.value)
     asked = kind.value
     if kind is Kind.CGU and account.needs_completion:
         kind = Kind.completing(account)
-    elif kind is Kind.CGU and resources().charter.accepted_by(account):
+    elif kind is Kind.CGU and resources().charter(ent).accepted_by(account):
         audit.event("identification", login, "failed", flow=asked, reason="nothing-to-do")
         raise NothingToDo()
     audit.event("identification", login, "ok", flow=asked, started=kind.value, profile=profile.name)
-    return flows.start(kind, account, service, profile)
+    return flows.start(kind, account, service, ent, profile)
 
 
-def identify_federated(ticket: str, here: str, service: str) -> Flow:
+def identify_federated(ent: Ent, ticket: str, here: str, service: str) -> Flow:
     """The flow a federated user needs, started from the CAS ticket ``here`` was given.
 
     CAS (python-cas, CAS 3, the service checked) proved who they are: it stands for the
@@ -61,7 +62,7 @@ def identify_federated(ticket: str, here: str, service: str) -> Flow:
     nothing to do raises NothingToDo. Raises cas.CasUnavailable when CAS does not answer.
     """
     r = resources()
-    found = cas.validate_ticket(r.settings.cas.url, here, ticket, r.settings.cas.timeout)
+    found = cas.validate_ticket(ent.cas.url, here, ticket, ent.cas.timeout)
     if found is None:
         audit.event("identification", "", "failed", reason="invalid-ticket", via="cas")
         raise IdentificationFailed()
@@ -74,15 +75,18 @@ def identify_federated(ticket: str, here: str, service: str) -> Flow:
     if account is None or profile is None or not profile.federated:
         audit.event("identification", login, "failed", reason="not-federated", via="cas")
         raise IdentificationFailed()
+    if not ent.admits(account.domains):
+        audit.event("identification", login, "failed", reason="other-ent", via="cas")
+        raise IdentificationFailed()
     if account.needs_completion:
         kind = Kind.completing(account)
-    elif account.state == AccountState.ACTIVE and not r.charter.accepted_by(account):
+    elif account.state == AccountState.ACTIVE and not r.charter(ent).accepted_by(account):
         kind = Kind.CGU
     else:
         audit.event("identification", login, "failed", reason="nothing-to-do", via="cas")
         raise NothingToDo()
     audit.event("identification", login, "ok", flow=kind.value, profile=profile.name, via="cas")
-    return flows.start(kind, account, service, profile)
+    return flows.start(kind, account, service, ent, profile)
 
 
 def accept_cgu(flow: Flow) -> None:
@@ -147,7 +151,7 @@ def complete(flow: Flow, password: str | None) -> None:
 
 def _accepted(flow: Flow) -> dict[str, str]:
     """The CGU version the final write recorded, when the user accepted it in this flow."""
-    charter = resources().charter
+    charter = resources().charter(ent_of(flow))
     if flow.cgu_accepted and not charter.accepted_by(flow.account):
         return {"cgu_version": charter.version}
     return {}
@@ -158,7 +162,7 @@ def _write(flow: Flow, password: str | None) -> None:
     r.directory.complete(
         flow.account,
         password=password,
-        charter=r.charter if flow.cgu_accepted else None,
+        charter=r.charter(ent_of(flow)) if flow.cgu_accepted else None,
         backup_mail=None if flow.mails_skipped else flow.backup_mail,
         forward=flow.forward,
     )
@@ -177,7 +181,7 @@ def _holding_own_write(flow: Flow, password: str | None) -> Account | None:
     account = r.directory.get(flow.account.dn)
     if account.state != AccountState.ACTIVE:
         return None
-    return account if password is not None or r.charter.accepted_by(account) else None
+    return account if password is not None or r.charter(ent_of(flow)).accepted_by(account) else None
 
 
 def _finish(flow: Flow, account: Account | None = None) -> None:
@@ -189,13 +193,13 @@ def _finish(flow: Flow, account: Account | None = None) -> None:
     needs_validation = flow.backup_needs_validation()
     if account is not None:
         needs_validation = needs_validation and _still_unverified(account, flow.backup_mail)
-    read = flow.account
+    read, ent = flow.account, ent_of(flow)
     with resources().store.transaction():
         if needs_validation:
-            send_validation(read.dn, read.login, flow.backup_mail)
+            send_validation(ent, read.dn, read.login, flow.backup_mail)
         if read.backup_verified and not flow.federated:
             # A reset account's verified address hears that its password changed.
-            notify_password_change(read.backup_mail, read.login)
+            notify_password_change(ent, read.backup_mail, read.login)
         flows.update(flow, completed=True, validation_sent=needs_validation, write_pending=False)
 
 

@@ -11,11 +11,12 @@ import dataclasses
 from enum import StrEnum
 
 from .. import audit, mails
-from ..core.flows import Flow
+from ..core.flows import Flow, ent_of
 from ..core.notices import queue, send_validation, within_mail_limit
 from ..core.resources import resources
 from ..directory import Account
 from ..errors import AccountNotFound, Conflict, DirectoryUnavailable
+from ..settings import Ent
 from ..store import TokenPurpose, TokenRecord, TokenStatus
 
 
@@ -37,7 +38,7 @@ def peek(token: str) -> TokenRecord:
     return resources().store.tokens.peek(token, TokenPurpose.VALIDATION)
 
 
-def confirm(token: str) -> TokenRecord:
+def confirm(ent: Ent, token: str) -> TokenRecord:
     """Use a validation link: the address becomes verified, forwarding starts if asked.
 
     A link confirming a change of address tells the verified address it replaces.
@@ -62,13 +63,15 @@ def confirm(token: str) -> TokenRecord:
         raise
     if replaced is not None and replaced.backup_verified:
         queue(
-            mails.backup_replaced_mail(replaced.backup_mail, login=record.login, new=record.address)
+            mails.backup_replaced_mail(
+                ent, replaced.backup_mail, login=record.login, new=record.address
+            )
         )
     audit.event("verification", record.login, "ok", forwarding=forwarding)
     return record
 
 
-def resend(token: str) -> Resend:
+def resend(ent: Ent, token: str) -> Resend:
     """A new link in place of an expired one, if that one is still the account's latest.
 
     A used, superseded (a newer link, or the address changed) or voided (an admin reset)
@@ -87,7 +90,7 @@ def resend(token: str) -> Resend:
         if refused is Resend.LIMITED:
             audit.event("validation-resend", record.login, "limited")
         return refused
-    send_validation(record.dn, record.login, record.address, previous=record.previous)
+    send_validation(ent, record.dn, record.login, record.address, previous=record.previous)
     audit.event("validation-resend", record.login, "ok")
     return Resend.SENT
 
@@ -102,7 +105,7 @@ def resend_for_flow(flow: Flow) -> Resend:
         if refused is Resend.LIMITED:
             audit.event("validation-resend", login, "limited")
         return refused
-    send_validation(dn, login, flow.backup_mail)
+    send_validation(ent_of(flow), dn, login, flow.backup_mail)
     audit.event("validation-resend", login, "ok", source="flow")
     return Resend.SENT
 

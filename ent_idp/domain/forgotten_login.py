@@ -22,6 +22,7 @@ from ..core.notices import queue as queue_mail
 from ..core.resources import resources
 from ..core.urls import public_url_for
 from ..directory import Account, AccountState
+from ..settings import Ent
 from ..store import Limit
 
 EVENT = "forgotten-login"
@@ -39,9 +40,10 @@ class Identity:
     school: str = ""  # where the directory names schools ([ldap] school_attribute)
 
 
-def request_login(identity: Identity) -> None:
-    """Queue the request; the mail worker decides whether a mail goes out."""
+def request_login(ent: Ent, identity: Identity) -> None:
+    """Queue the request (for ``ent``); the mail worker decides whether a mail goes out."""
     requests.ask(
+        ent,
         resources().store.forgotten_login_requests,
         f"{EVENT}-request",
         asdict(identity),
@@ -56,7 +58,7 @@ def process_requests(most: int = 100) -> int:
     return requests.process(queue, f"{EVENT}-request", _send, most)
 
 
-def _send(queued: dict) -> None:
+def _send(ent: Ent, queued: dict) -> None:
     event = f"{EVENT}-mail"
     identity = Identity(
         queued["given_name"], queued["surname"], queued["backup_mail"], queued.get("school", "")
@@ -64,6 +66,7 @@ def _send(queued: dict) -> None:
     found = resources().directory.find_by_identity(
         identity.given_name, identity.surname, identity.backup_mail, identity.school
     )
+    found = [account for account in found if ent.admits(account.domains)]  # this ENT's only
     if len(found) != 1 or not _verified_for(found[0], identity.backup_mail):
         outcome = "ambiguous" if len(found) > 1 else "no-match"
         audit.event(event, "", outcome, **_tags(identity))
@@ -72,7 +75,7 @@ def _send(queued: dict) -> None:
     if not requests.within_link_limit(event, account.dn):
         audit.event(event, account.login, "limited", **_tags(identity))
         return
-    queue_mail(_mail(account))
+    queue_mail(_mail(ent, account))
     audit.event(event, account.login, "sent", **_tags(identity))
 
 
@@ -84,13 +87,13 @@ def _verified_for(account: Account, address: str) -> bool:
     )
 
 
-def _mail(account: Account) -> dict:
-    settings = resources().settings
+def _mail(ent: Ent, account: Account) -> dict:
     return mails.forgotten_login_mail(
+        ent,
         account.backup_mail,
         login=account.login,
-        login_url=cas.login_url(settings.cas.url, settings.cas.default_service),
-        recovery_url=public_url_for("recovery.ask"),
+        login_url=cas.login_url(ent.cas.url, ent.cas.default_service),
+        recovery_url=public_url_for(ent, "recovery.ask"),
     )
 
 

@@ -19,6 +19,7 @@ from ..core.notices import notify_password_change
 from ..core.passwords import write_password
 from ..core.resources import resources
 from ..directory import Account, AccountState
+from ..settings import Ent
 from ..store import TokenPurpose, TokenRecord
 
 
@@ -45,12 +46,13 @@ process_requests = LINK.process
 peek = LINK.peek
 
 
-def open_link(token: str) -> Flow | TokenRecord:
-    """Use the link: a flow for the new password, or the record saying why not."""
-    record, account = LINK.use(token)
+def open_link(ent: Ent, token: str) -> Flow | TokenRecord:
+    """Use the link (opened on ``ent``): a flow for the new password, or the record saying
+    why not."""
+    record, account = LINK.use(ent, token)
     if account is None:
         return record
-    return flows.start(Kind.FORGOTTEN_PASSWORD, account, resources().settings.cas.default_service)
+    return flows.start(Kind.FORGOTTEN_PASSWORD, account, ent.cas.default_service, ent)
 
 
 def choose_password(flow: Flow, password: str) -> None:
@@ -58,7 +60,7 @@ def choose_password(flow: Flow, password: str) -> None:
 
     def finish() -> None:  # the notice and the flow's end, in one transaction
         with resources().store.transaction():
-            notify_password_change(account.backup_mail, account.login)
+            notify_password_change(flows.ent_of(flow), account.backup_mail, account.login)
             flows.update(flow, completed=True)
 
     write_password(account, password, "password-reset", then=finish)

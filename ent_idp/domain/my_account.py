@@ -22,6 +22,7 @@ from ..core.passwords import write_password
 from ..core.resources import resources
 from ..directory import Account, AccountState
 from ..errors import AccountNotFound, Conflict, IdentificationFailed, TooManyMails
+from ..settings import Ent
 
 
 class Gate(StrEnum):
@@ -43,8 +44,8 @@ class Visit:
     federated: bool = False  # their password is the federation's: they activate through CAS
 
 
-def visit(sid: str | None, here: str) -> Visit:
-    """The account behind the session ``sid``, or what stands before it.
+def visit(ent: Ent, sid: str | None, here: str) -> Visit:
+    """The account behind the session ``sid``, or what stands before it, on ``ent``.
 
     A federated account to complete has no provisional password: it activates through CAS
     (``Visit.federated``), where the user is logged in already.
@@ -63,26 +64,38 @@ def visit(sid: str | None, here: str) -> Visit:
     if account.needs_completion:
         kind = Kind.completing(account)
         return Visit(Gate.TO_COMPLETE, account, kind=kind, federated=federated)
-    flow = start_cgu_if_due(account, here, profile)
+    flow = start_cgu_if_due(account, here, ent, profile)
     if flow is not None:
         return Visit(Gate.FLOW, account, flow=flow)
     return Visit(Gate.OPEN, account, federated=federated)
 
 
-def sign_in(ticket: str, here: str) -> str | None:
-    """A session for the user CAS validated ``ticket`` for; None for an invalid ticket.
+def sign_in(ent: Ent, ticket: str, here: str) -> str | None:
+    """A session for the user ``ent``'s CAS validated ``ticket`` for; None for an invalid
+    ticket, or an account of another ENT (its domains, where the directory lists them).
 
     Raises cas.CasUnavailable when CAS does not answer.
     """
     r = resources()
-    found = cas.validate_ticket(r.settings.cas.url, here, ticket, r.settings.cas.timeout)
+    found = cas.validate_ticket(ent.cas.url, here, ticket, ent.cas.timeout)
     if found is None:
         audit.event("account-login", "", "invalid-ticket")
         return None
     login, _attributes = found
+    if not _of(ent, login):
+        audit.event("account-login", login, "other-ent")
+        return None
     sid = r.store.sessions.open(login, ticket)
     audit.event("account-login", login, "ok")
     return sid
+
+
+def _of(ent: Ent, login: str) -> bool:
+    """Whether ``login``'s account may use ``ent`` (an unknown one: « Mon compte » says so)."""
+    try:
+        return ent.admits(resources().directory.find(login).domains)
+    except AccountNotFound:
+        return True
 
 
 def sign_out(sid: str | None) -> None:
@@ -107,7 +120,7 @@ def pending_backup_mail(account: Account) -> str | None:
     return resources().store.pending_addresses.get(account.dn)
 
 
-def check_current_password(account: Account, password: str, event: str) -> None:
+def check_current_password(ent: Ent, account: Account, password: str, event: str) -> None:
     """IdentificationFailed unless ``password`` is the account's; Throttled if held back.
 
     A wrong password counts as a failed identification of the login, like at the CAS, so
@@ -116,7 +129,7 @@ def check_current_password(account: Account, password: str, event: str) -> None:
     devices.remember(account.dn)  # logged in through CAS: this browser has its own bucket
     try:
         found, _ = check_credentials(
-            account.login, password, frozenset({AccountState.ACTIVE}), flow="compte"
+            ent, account.login, password, frozenset({AccountState.ACTIVE}), flow="compte"
         )
     except IdentificationFailed:
         audit.event(event, account.login, "failed", reason="current-password")
@@ -127,30 +140,30 @@ def check_current_password(account: Account, password: str, event: str) -> None:
     audit.event("identification", account.login, "ok", flow="compte")
 
 
-def request_backup_change(account: Account, current: str, address: str) -> None:
+def request_backup_change(ent: Ent, account: Account, current: str, address: str) -> None:
     """Mail a link to ``address``; the current address stays in force until it is used.
 
     The verified address in place hears of the request. At most ``notices.RESENDS`` such
     mails per account and per address (TooManyMails: nothing is sent).
     """
-    check_current_password(account, current, "backup-change-requested")
+    check_current_password(ent, account, current, "backup-change-requested")
     if not within_mail_limit(account.dn, address):
         audit.event("backup-change-requested", account.login, "limited")
         raise TooManyMails()
     with resources().store.transaction():
-        send_validation(account.dn, account.login, address, previous=account.backup_mail)
+        send_validation(ent, account.dn, account.login, address, previous=account.backup_mail)
         if account.backup_verified:
             queue(
                 mails.backup_change_requested_mail(
-                    account.backup_mail, login=account.login, new=address
+                    ent, account.backup_mail, login=account.login, new=address
                 )
             )
     audit.event("backup-change-requested", account.login, "ok")
 
 
-def set_forwarding(account: Account, current: str, wish: bool) -> None:
+def set_forwarding(ent: Ent, account: Account, current: str, wish: bool) -> None:
     """The forwarding wish; the verified address hears when forwarding starts or stops."""
-    check_current_password(account, current, "forwarding")
+    check_current_password(ent, account, current, "forwarding")
     try:
         resources().directory.set_forwarding(account, wish)
     except Conflict:
@@ -158,15 +171,17 @@ def set_forwarding(account: Account, current: str, wish: bool) -> None:
         raise
     if wish != account.forward and account.backup_verified and account.backup_mail:
         queue(
-            mails.forwarding_changed_mail(account.backup_mail, login=account.login, forwarding=wish)
+            mails.forwarding_changed_mail(
+                ent, account.backup_mail, login=account.login, forwarding=wish
+            )
         )
     audit.event("forwarding", account.login, "on" if wish else "off")
 
 
-def change_password(account: Account, current: str, new: str) -> None:
+def change_password(ent: Ent, account: Account, current: str, new: str) -> None:
     """Check the current password by bind, then write the new one (serialized per account)."""
-    check_current_password(account, current, "password-change")
+    check_current_password(ent, account, current, "password-change")
     write_password(account, new, "password-change")
     if account.backup_verified:
-        notify_password_change(account.backup_mail, account.login)
+        notify_password_change(ent, account.backup_mail, account.login)
     audit.event("password-change", account.login, "ok")

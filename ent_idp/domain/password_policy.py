@@ -40,7 +40,7 @@ class Policy:
     max_length: int = 256
     min_entropy_bits: int = 50
     min_strength: int = 3  # zxcvbn score 0-4; 3 means about 10^8 guesses or more
-    context: tuple[str, ...] = ()  # words every password is checked against (the ENT's name)
+    context: tuple[str, ...] = ()  # words every password is checked against (ENT names)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Policy:
@@ -50,7 +50,9 @@ class Policy:
             max_length=password.max_length,
             min_entropy_bits=password.min_entropy_bits,
             min_strength=password.min_strength,
-            context=tuple(settings.ent_name.split()) + ("ENT",),
+            # Every ENT's name: a password of one ENT of the region is not another's name.
+            context=tuple(dict.fromkeys(w for e in settings.ents for w in e.name.split()))
+            + ("ENT",),
         )
 
 

@@ -16,6 +16,7 @@ from ..core import devices
 from ..core.flows import Kind
 from ..core.links import MailedLink
 from ..core.resources import resources
+from ..settings import Ent
 from ..store import TokenPurpose, TokenRecord
 
 LINK = MailedLink(
@@ -32,13 +33,13 @@ process_requests = LINK.process
 peek = LINK.peek
 
 
-def open_link(token: str) -> tuple[TokenRecord, Kind | None]:
+def open_link(ent: Ent, token: str) -> tuple[TokenRecord, Kind | None]:
     """Use the link: this browser gets the entry's device cookie.
 
     Returns the record (its status says whether it worked) and the flow the account still
     has to go through, if any.
     """
-    record, account = LINK.use(token)
+    record, account = LINK.use(ent, token)
     if account is None:
         return record, None
     devices.remember(account.dn)

@@ -24,7 +24,7 @@ from flask import current_app
 
 from ..errors import ConfigError
 from . import user_profiles
-from .checks import check, check_charter, networks
+from .checks import check, check_charter, check_ent, networks
 from .defaults import (
     ALTERNATIVES,
     DEFAULTS,
@@ -35,12 +35,14 @@ from .defaults import (
     flask_name,
     toml_name,
 )
+from .ents import Ent, build_ents
 from .hosts import sentinels, servers
-from .sections import Settings, build
+from .sections import Settings, build, build_sections
 
 __all__ = [
     "DEFAULTS",
     "ConfigError",
+    "Ent",
     "Settings",
     "current",
     "flask_name",
@@ -72,6 +74,9 @@ def load(path: str | os.PathLike | None = None, overrides: dict | None = None) -
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"configuration file {path} is not valid TOML: {exc}") from None
 
+    overrides = dict(overrides or {})
+    # The [ent.<key>] tables (tests give them as the override ENTS, in the same shape).
+    tables = overrides.pop("ENTS", None) or data.get("ent", {})
     settings: dict[str, Any] = {}
     for (section, key), default in DEFAULTS.items():
         table = data.get(section, {}) if section else data
@@ -80,10 +85,22 @@ def load(path: str | os.PathLike | None = None, overrides: dict | None = None) -
         if env is not None:
             value = _from_env(env, default, section, key)
         settings[flask_name(section, key)] = value
-    settings.update(overrides or {})
-    _refuse_removed(data, overrides or {})
+    settings.update(overrides)
+    _refuse_removed(data, overrides)
     check(settings)
-    return build(settings, _derive(settings, base_dir))
+    derived = _derive(settings, base_dir)
+    sections = build_sections(settings, derived)
+    top = {name: sections[name] for name in ("brand", "cgu", "cas", "mail", "legal")}
+
+    def per_ent_checks(flat: dict) -> None:
+        check_ent(flat)
+        check_charter(flat)
+
+    def cgu_texts(flat: dict) -> dict[str, list[str]]:
+        return _cgu_texts(flat, base_dir)
+
+    ents = build_ents(settings, top, tables, per_ent_checks, cgu_texts, base_dir)
+    return build(settings, sections, derived, ents)
 
 
 def _from_env(raw: str, default: Any, section: str, key: str) -> Any:
@@ -153,12 +170,7 @@ def _derive(settings: dict, base_dir: Path) -> dict[str, dict[str, Any]]:
     for name in ("PUBLIC_URL", "CAS_URL"):
         if not settings[name].endswith("/"):
             settings[name] += "/"
-    # The CGU text by language: French always, another language when its text_file_<code> is
-    # set (else its pages show the French text, marked as French).
-    texts = {"fr": _cgu_paragraphs(settings, "text_file", base_dir)}
-    for section, key in DEFAULTS:
-        if section == "cgu" and key.startswith("text_file_") and settings[flask_name(section, key)]:
-            texts[key.removeprefix("text_file_")] = _cgu_paragraphs(settings, key, base_dir)
+    texts = _cgu_texts(settings, base_dir)
     # Forwarded headers are believed only from these peers (ent_idp.web.clients).
     proxies = networks(settings["TRUSTED_PROXIES"])
     for name in ("BRAND_LOGO_FILE", "LDAP_TLS_CA_FILE"):
@@ -178,6 +190,16 @@ def _derive(settings: dict, base_dir: Path) -> dict[str, dict[str, Any]]:
         "redis": sentinels(settings),
         "": {"trusted_proxy_networks": proxies},
     }
+
+
+def _cgu_texts(settings: dict, base_dir: Path) -> dict[str, list[str]]:
+    """The CGU text by language: French always, another language when its text_file_<code>
+    is set (else its pages show the French text, marked as French)."""
+    texts = {"fr": _cgu_paragraphs(settings, "text_file", base_dir)}
+    for section, key in DEFAULTS:
+        if section == "cgu" and key.startswith("text_file_") and settings[flask_name(section, key)]:
+            texts[key.removeprefix("text_file_")] = _cgu_paragraphs(settings, key, base_dir)
+    return texts
 
 
 def _cgu_paragraphs(settings: dict, key: str, base_dir: Path) -> list[str]:

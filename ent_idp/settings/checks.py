@@ -49,21 +49,13 @@ def check(settings: dict) -> None:
             f"{MIN_SECRET_KEY_LENGTH} random characters, e.g. the output of "
             "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
         )
-    for name in ("BRAND_COLOUR", "BRAND_COLOUR_DARK"):
-        if not re.fullmatch(r"#[0-9a-fA-F]{6}", settings[name]):
-            raise ConfigError(f"setting [brand] {name[6:].lower()} must look like #0b5394")
-    for name in ("PUBLIC_URL", "CAS_URL", "CAS_DEFAULT_SERVICE"):
-        parts = urlsplit(settings[name])
-        if parts.scheme not in {"http", "https"} or not parts.hostname:
-            raise ConfigError(f"setting {name.lower()} must be an absolute http(s) URL")
+    check_ent(settings)
     check_hosts(settings)
     if settings["MAIL_WORKER_LEASE_SECONDS"] < 3:
         raise ConfigError(
             "setting [mail] worker_lease_seconds must be 3 or more (default 30): a worker "
             "renews its lease three times within it"
         )
-    if not isinstance(settings["CAS_ALLOWED_SERVICES"], list):
-        raise ConfigError("setting [cas] allowed_services must be a list of URLs")
     if not isinstance(settings["ALLOWED_HOSTS"], list):
         raise ConfigError("setting allowed_hosts must be a list of host names")
     if (
@@ -96,6 +88,25 @@ def check(settings: dict) -> None:
             "settings [mail] use_tls (STARTTLS) and use_ssl (TLS from the start) exclude each "
             "other: set only the one your SMTP server speaks on its port"
         )
+    for (section, key), default in DEFAULTS.items():
+        if section == "http" and settings[flask_name(section, key)] <= 0:
+            raise ConfigError(
+                f"setting [http] {key} must be a positive number (default {default}): "
+                "ent-idp never accepts requests of unbounded size"
+            )
+
+
+def check_ent(settings: dict) -> None:
+    """What each ENT sets for itself (the top-level one, and each [ent.<key>] table)."""
+    for name in ("BRAND_COLOUR", "BRAND_COLOUR_DARK"):
+        if not re.fullmatch(r"#[0-9a-fA-F]{6}", str(settings[name])):
+            raise ConfigError(f"setting [brand] {name[6:].lower()} must look like #0b5394")
+    for section, key in (("", "public_url"), ("cas", "url"), ("cas", "default_service")):
+        parts = urlsplit(str(settings[flask_name(section, key)]))
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ConfigError(f"setting {toml_name(section, key)} must be an absolute http(s) URL")
+    if not isinstance(settings["CAS_ALLOWED_SERVICES"], list):
+        raise ConfigError("setting [cas] allowed_services must be a list of URLs")
     address = parseaddr(settings["MAIL_SENDER"])[1]
     if not re.fullmatch(
         r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", address
@@ -105,12 +116,6 @@ def check(settings: dict) -> None:
             f'e.g. "ENT <ne-pas-repondre@ent.example>", not {settings["MAIL_SENDER"]!r}'
         )
     _check_legal(settings)
-    for (section, key), default in DEFAULTS.items():
-        if section == "http" and settings[flask_name(section, key)] <= 0:
-            raise ConfigError(
-                f"setting [http] {key} must be a positive number (default {default}): "
-                "ent-idp never accepts requests of unbounded size"
-            )
 
 
 def _check_legal(settings: dict) -> None:

@@ -17,6 +17,12 @@ DEFAULTS: dict[tuple[str, str], Any] = {
     ("", "secret_key"): REQUIRED,
     ("", "public_url"): REQUIRED,
     ("", "ent_name"): "ENT",
+    # The key of the ENT the top-level keys describe (logs, --ent, queued work): every
+    # [ent.<key>] table is another ENT, inheriting these keys (ent_idp.settings.ents).
+    ("", "ent_key"): "ent",
+    # The ESCODomaines values of that ENT (where the directory lists an account's domains:
+    # [ldap] domains_attribute). Empty: accounts are not told apart by domain.
+    ("", "ent_domains"): [],
     ("brand", "colour"): "#0b5394",
     ("brand", "colour_dark"): "#073763",
     ("brand", "logo_file"): "",
@@ -50,6 +56,12 @@ DEFAULTS: dict[tuple[str, str], Any] = {
     ("ldap", "state_active"): "",
     ("ldap", "cgu_version_attribute"): "",
     ("ldap", "cgu_time_attribute"): "",
+    # Where the CGU acceptances of the [ent.<key>] ENTs are kept, one value per ENT,
+    # "serviceId;version;time", when cgu_format = "version" keeps the top-level ENT's in
+    # cgu_version_attribute (the shipped schema: entIdpCguAcceptance).
+    ("ldap", "cgu_record_attribute"): "",
+    # The domains an account belongs to (ESCODomaines); empty: not read.
+    ("ldap", "domains_attribute"): "",
     # How the CGU acceptance is kept: "version" (one version attribute, replaced) or
     # "service" (one value per service, "serviceId;yyyyMMdd;time": only ours is touched).
     ("ldap", "cgu_format"): "",
@@ -180,6 +192,7 @@ LISTS = frozenset(
     {
         "allowed_services",
         "allowed_hosts",
+        "ent_domains",
         "trusted_proxies",
         "logout_addresses",
         "urls",
@@ -205,6 +218,8 @@ PROFILES: dict[str, dict[str, str]] = {
         "cgu_version_attribute": "entIdpCguVersion",
         "cgu_time_attribute": "entIdpCguAcceptedTime",
         "cgu_format": "version",
+        "cgu_record_attribute": "entIdpCguAcceptance",
+        "domains_attribute": "",
         "password_time_attribute": "",
     },
     "esco": {
@@ -217,6 +232,8 @@ PROFILES: dict[str, dict[str, str]] = {
         "cgu_version_attribute": "ESCOPersonValidationCharteService",
         "cgu_time_attribute": "",
         "cgu_format": "service",
+        "cgu_record_attribute": "",
+        "domains_attribute": "ESCODomaines",
         "password_time_attribute": "ESCODateModificationPassword",
     },
 }

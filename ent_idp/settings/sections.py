@@ -11,11 +11,10 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 from dataclasses import dataclass, field
-from datetime import date
-from enum import StrEnum
 from typing import Any
 
 from .defaults import DEFAULTS, flask_name
+from .legal import LegalSettings
 from .user_profiles import UserProfile
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -55,6 +54,8 @@ class LdapSettings:
     cgu_version_attribute: str
     cgu_time_attribute: str
     cgu_format: str  # "version" | "service"
+    cgu_record_attribute: str  # the [ent.*] ENTs' acceptances with "version"; may be empty
+    domains_attribute: str  # ESCODomaines; may be empty: not read
     password_time_attribute: str
     backup_mail_attribute: str
     backup_verified_attribute: str
@@ -170,48 +171,6 @@ class ThrottleSettings:
     ppolicy_lockout_duration: int
 
 
-class Conformity(StrEnum):
-    """The RGAA conformity an accessibility statement declares (« non / partiellement /
-    totalement conforme »)."""
-
-    NONE = "none"
-    PARTIAL = "partial"
-    FULL = "full"
-
-
-@dataclass(frozen=True)
-class LegalSettings:
-    """The ENT's legal pages: what its « Déclaration d'accessibilité » says, where its legal
-    notices are. Texts written here are shown as written (in French), in every language."""
-
-    publisher: str  # who commits to accessibility; empty: ent_name
-    accessibility_status: str  # a Conformity value (checked at load)
-    statement_date: str  # YYYY-MM-DD, or empty
-    audit_by: str  # who audited; empty: no audit
-    compliance_rate: int  # % of RGAA criteria met (0: not stated)
-    non_compliant: str  # the contents known not to comply, one a line
-    contact: str  # where to report an accessibility problem; empty: [mail] help_contact
-    recourse_text: str  # paragraphs; empty: the Défenseur des droits' three ways
-    legal_notices_url: str  # the ENT's « Mentions légales »; empty: no link
-
-    @property
-    def conformity(self) -> Conformity:
-        return Conformity(self.accessibility_status)
-
-    @property
-    def statement_day(self) -> date | None:
-        return date.fromisoformat(self.statement_date) if self.statement_date else None
-
-    @property
-    def non_compliant_items(self) -> list[str]:
-        return [line.strip() for line in self.non_compliant.splitlines() if line.strip()]
-
-    @property
-    def recourse_paragraphs(self) -> list[str]:
-        blocks = self.recourse_text.split("\n\n")
-        return [" ".join(block.split()) for block in blocks if block.strip()]
-
-
 @dataclass(frozen=True)
 class MetricsSettings:
     bind: str  # HOST:PORT of the app's metrics ("" for none)
@@ -236,6 +195,8 @@ class Settings:
     secret_key: str
     public_url: str  # ends with "/"
     ent_name: str
+    ent_key: str
+    ent_domains: list[str]
     templates_dir: str
     allowed_hosts: list[str]
     trusted_proxies: list[str]
@@ -258,12 +219,34 @@ class Settings:
     legal: LegalSettings
     admin: AdminSettings
     trusted_proxy_networks: tuple[Network, ...] = field(default=(), metadata=DERIVED)
+    # The ENTs served (ent_idp.settings.ents.Ent): the top-level one first.
+    ents: tuple = field(default=(), metadata=DERIVED)
     # Keys that are no setting of ours, passed to Flask as they are (tests: TESTING).
     flask_extra: dict[str, Any] = field(default_factory=dict, metadata=DERIVED)
 
     @property
     def testing(self) -> bool:
         return bool(self.flask_extra.get("TESTING"))
+
+    @property
+    def default_ent(self):  # -> Ent
+        """The ENT of work that names none: ``default = true``'s, else the top-level one."""
+        return next(ent for ent in self.ents if ent.default)
+
+    def ent(self, key: object):  # -> Ent
+        """The ENT ``key`` names; the default one for a key that names none (work queued
+        before the upgrade, or for an ENT since removed from the configuration)."""
+        return next((ent for ent in self.ents if ent.key == key), self.default_ent)
+
+    def ent_for_host(self, host: str):  # -> Ent | None
+        """The ENT of a request's ``Host`` (its name; the port is not compared)."""
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        name = name.strip("[]").lower()
+
+        def serves(ent) -> bool:  # ".example.net" (TRUSTED_HOSTS' form): its subdomains too
+            return any(name == h or (h[:1] == "." and f".{name}".endswith(h)) for h in ent.hosts)
+
+        return next((ent for ent in self.ents if serves(ent)), None)
 
     @property
     def federated_profiles(self) -> bool:
@@ -291,17 +274,23 @@ if _declared() != set(DEFAULTS):  # pragma: no cover - a programming error, caug
     raise RuntimeError(f"settings declared on one side only: {_declared() ^ set(DEFAULTS)}")
 
 
-def build(flat: dict[str, Any], derived: dict[str, Any] | None = None) -> Settings:
-    """The typed settings from the flat, checked and derived ones."""
+def build_sections(flat: dict[str, Any], derived: dict[str, Any] | None = None) -> dict:
+    """The typed sections from the flat, checked and derived settings."""
     derived = derived or {}
-    sections = {
+    return {
         section: cls(
             **{key: flat[flask_name(section, key)] for key in _keys(cls)},
             **derived.get(section, {}),
         )
         for section, cls in SECTIONS.items()
     }
+
+
+def build(
+    flat: dict[str, Any], sections: dict[str, Any], derived: dict[str, Any], ents: tuple
+) -> Settings:
+    """The typed settings from the flat ones, the sections and the ENTs."""
     top = {name: flat[flask_name("", name)] for name in _keys(Settings) if name not in SECTIONS}
     known = {flask_name(section, key) for section, key in DEFAULTS}
     extra = {name: value for name, value in flat.items() if name not in known}
-    return Settings(**top, **sections, **derived.get("", {}), flask_extra=extra)
+    return Settings(**top, **sections, **derived.get("", {}), ents=ents, flask_extra=extra)

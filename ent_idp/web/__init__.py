@@ -19,10 +19,10 @@ from ..core.health import Readiness
 from ..core.resources import KEY as RESOURCES
 from ..core.resources import Resources
 from ..domain.backup_address import Resend
-from ..settings.sections import Conformity
+from ..settings.legal import Conformity
 from ..shipped import templates_dir
 from ..store import TokenStatus
-from . import clients, errors, headers, i18n, limits, telemetry, views
+from . import clients, ents, errors, headers, i18n, limits, telemetry, views
 from .config import flask_config
 from .health import HealthEndpoints
 from .redaction import KEY as REDACTOR
@@ -41,7 +41,7 @@ def create_app(overrides: dict | None = None, config_file: str | None = None) ->
         settings=loaded, Kind=Kind, Resend=Resend, Status=TokenStatus, Conformity=Conformity
     )
     redactor = app.extensions[REDACTOR] = Redactor()  # learns the routes once they exist
-    logs.configure(loaded.ent_name, redactor.redact)  # JSON lines on stderr
+    logs.configure(loaded.default_ent.key, redactor.redact)  # JSON lines on stderr
 
     app.extensions[settings.KEY] = loaded
     found = app.extensions[RESOURCES] = Resources.build(loaded)
@@ -49,6 +49,7 @@ def create_app(overrides: dict | None = None, config_file: str | None = None) ->
         found.directory, found.store, loaded.health.mail_queue_max_age_seconds
     )
     limits.init_app(app)  # before the CSRF check, which reads the form
+    ents.init_app(app)  # the request's ENT, from its Host: before any view
     csrf = CSRFProtect(app)
     mails.init_app(app)
     i18n.init_app(app)

@@ -17,8 +17,9 @@ def flask_config(settings: Settings) -> dict[str, Any]:
     return {
         "SECRET_KEY": settings.secret_key,
         "SESSION_COOKIE_SECURE": public.scheme == "https",
-        # Requests for any other Host are refused (400): nothing is built from its host.
-        "TRUSTED_HOSTS": [public.hostname, *settings.allowed_hosts],
+        # Requests for any other Host are refused (400): nothing is built from its host,
+        # which only chooses among the configured ENTs (ent_idp.web.ents).
+        "TRUSTED_HOSTS": [host for ent in settings.ents for host in ent.hosts],
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_NAME": "ent_idp_session",

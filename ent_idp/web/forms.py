@@ -87,6 +87,11 @@ class IdentificationForm(RecoveryForm):
         ],
     )
 
+    @property
+    def credentials(self) -> tuple[str, str]:
+        """The login and the password, as typed."""
+        return self.login.data, self.password.data
+
 
 class CguForm(FlaskForm):
     accept = BooleanField(

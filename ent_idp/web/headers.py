@@ -17,9 +17,10 @@ CSP = (
 
 def init_app(app: Flask, settings: Settings) -> None:
     hsts = settings.public_url.startswith("https://")
-    # Logging out posts a form that redirects to CAS: form-action must allow CAS's origin.
-    cas = urlsplit(settings.cas.url)
-    csp = CSP.format(cas=f"{cas.scheme}://{cas.netloc}")
+    # Logging out posts a form that redirects to CAS: form-action must allow CAS's origin
+    # (each ENT's).
+    origins = [urlsplit(ent.cas.url) for ent in settings.ents]
+    csp = CSP.format(cas=" ".join(dict.fromkeys(f"{o.scheme}://{o.netloc}" for o in origins)))
 
     @app.after_request
     def set_headers(response: Response) -> Response:

@@ -13,8 +13,8 @@ from babel.support import NullTranslations
 from flask import Flask, Response, current_app, g, has_request_context, request, url_for
 from flask_babel import Babel, get_locale, get_translations
 
-from ..core.resources import resources
 from ..languages import DEFAULT, LANGUAGES, TRANSLATIONS, current_language
+from .ents import current_ent
 
 COOKIE = "ent_idp_lang"
 COOKIE_MAX_AGE = 365 * 24 * 3600
@@ -114,8 +114,9 @@ def local_path(target: str | None) -> str | None:
 
 
 def cgu_text() -> tuple[str, list[str]]:
-    """The CGU paragraphs in the page's language if configured, else in French."""
-    texts = resources().settings.cgu.texts
+    """The request's ENT's CGU paragraphs in the page's language if it has them, else in
+    French."""
+    texts = current_ent().cgu.texts
     language = current_language()
     if language in texts:
         return language, texts[language]

@@ -10,6 +10,7 @@ from flask import Blueprint, render_template
 from flask_wtf import FlaskForm
 
 from ..store import TokenRecord
+from .ents import current_ent
 from .forms import RecoveryForm
 from .links import cas_login
 
@@ -35,7 +36,11 @@ def add_pages(bp: Blueprint, folder: str, request_link, peek, use) -> None:
     saying why the link did nothing."""
 
     def ask():
-        return ask_page(folder, RecoveryForm(), lambda form: request_link(form.login.data.strip()))
+        return ask_page(
+            folder,
+            RecoveryForm(),
+            lambda form: request_link(current_ent(), form.login.data.strip()),
+        )
 
     def link(token: str):
         return link_page(folder, peek(token), token)

@@ -26,7 +26,7 @@ from flask import Flask, request
 from werkzeug.wsgi import ClosingIterator
 
 from ..core.addresses import Network, parse, trusted
-from ..logs import FIELDS, REQUEST_ID
+from ..logs import ENT, FIELDS, REQUEST_ID
 from ..metrics import HTTP_DURATION, HTTP_REQUESTS
 
 log = logging.getLogger("ent_idp.request")
@@ -87,6 +87,7 @@ class RequestTelemetry:
         referer = environ.get("HTTP_REFERER")
         fields = {
             "request_id": environ[REQUEST_ID],
+            "ent": environ.get(ENT),  # None before an ENT was chosen (an unknown host: 400)
             "route": environ.get(ENDPOINT),
             "method": method,
             "path": path,

@@ -57,6 +57,7 @@ class Issued:
     mail: str
     password: str
     flow: Kind  # the page the letter sends to: activation or reinitialisation
+    domains: tuple[str, ...] = ()  # the ENT domains the directory lists (its letter's ENT)
 
 
 @dataclass
@@ -137,5 +138,6 @@ def reset_account(admin: AdminDirectory, account: Account, group: str) -> Report
         mail=account.mail,
         password=password,
         flow=Kind.ACTIVATION if state == AccountState.PENDING else Kind.RESET,
+        domains=account.domains,
     )
     return Report(account.login, Outcome.RESET, issued=issued, warning=warning)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import IO, TextIO
 
@@ -73,13 +73,13 @@ class Handouts:
             raise
         return handouts
 
-    def write(self, issued: list[Issued], context: Context) -> list[str]:
+    def write(self, issued: list[Issued], context_for: Callable[[Issued], Context]) -> list[str]:
         """Write the passwords; returns the paths written. HandoutError names the first
         that failed (the ones before it are complete; it is removed)."""
         done = []
         for path, write in (
             (self.csv_path, lambda out: write_csv(out, issued)),
-            (self.letters_path, lambda out: write_letters(out, issued, context)),
+            (self.letters_path, lambda out: write_letters(out, issued, context_for)),
         ):
             if not path:
                 continue

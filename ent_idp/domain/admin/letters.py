@@ -1,13 +1,15 @@
 """Printable letters: one A4 page per user with their login and provisional password.
 
-Schools print them and hand them out class by class. Each page carries the ENT's address
-and, in short, the steps of the activation guide. The file is readable by its owner only
+Schools print them and hand them out class by class. Each page carries its user's ENT's
+name and address (``Context``, one per ENT: ``context_for``) and, in short, the steps of
+the activation guide. The file is readable by its owner only
 (``handouts`` creates it).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -53,7 +55,9 @@ def steps(issued: Issued, context: Context) -> list[str]:
     ]
 
 
-def write_letters(out: BinaryIO, letters: list[Issued], context: Context) -> None:
+def write_letters(
+    out: BinaryIO, letters: list[Issued], context_for: Callable[[Issued], Context]
+) -> None:
     """The PDF, into ``out`` (opened by ``handouts``: new, readable by its owner only)."""
     logging.getLogger("fontTools").setLevel(logging.WARNING)  # a line per table it subsets
     from fpdf import FPDF
@@ -61,12 +65,13 @@ def write_letters(out: BinaryIO, letters: list[Issued], context: Context) -> Non
     pdf = FPDF(format="A4")
     pdf.set_margins(20, 20, 20)
     pdf.set_auto_page_break(False)
-    pdf.set_title(f"{context.ent_name} : mots de passe provisoires")
+    names = list(dict.fromkeys(context_for(issued).ent_name for issued in letters))
+    pdf.set_title(f"{', '.join(names) or 'ENT'} : mots de passe provisoires")
     sans, mono = _fonts(pdf)
     wrapped: dict[tuple, list[str]] = {}  # the same steps on every page: break lines once
     for issued in letters:
         pdf.add_page()
-        _letter(pdf, issued, context, sans, mono, wrapped)
+        _letter(pdf, issued, context_for(issued), sans, mono, wrapped)
     out.write(bytes(pdf.output()))
 
 

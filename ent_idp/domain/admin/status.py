@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ...core.resources import resources
-from ...directory import Account, AdminDirectory
+from ...directory import Account, AdminDirectory, Charter
 
 
 def status(admin: AdminDirectory, login: str) -> list[tuple[str, str]]:
@@ -24,7 +24,7 @@ def status(admin: AdminDirectory, login: str) -> list[tuple[str, str]]:
         ("dn", account.dn),
         ("ENT address", account.mail or "none"),
         ("state", f"{account.state} ({d.get('state')})"),
-        ("CGU version", _cgu(account)),
+        *_cgu_rows(account),
         ("backup address", backup),
         ("forwarding", forwarding),
         ("activated", _when(d.get("activated_time")) or "never"),
@@ -34,9 +34,17 @@ def status(admin: AdminDirectory, login: str) -> list[tuple[str, str]]:
     ]
 
 
-def _cgu(account: Account) -> str:
-    """This service's acceptances, whether they cover the current version, and the others'."""
-    charter = resources().charter
+def _cgu_rows(account: Account) -> list[tuple[str, str]]:
+    """One line per ENT ("CGU version" alone when there is one)."""
+    r = resources()
+    ents = r.settings.ents
+    if len(ents) == 1:
+        return [("CGU version", _cgu(account, r.charter(ents[0])))]
+    return [(f"CGU version, {ent.key}", _cgu(account, r.charter(ent))) for ent in ents]
+
+
+def _cgu(account: Account, charter: Charter) -> str:
+    """This ENT's acceptances, whether they cover its current version, and the others'."""
     mine = charter.acceptances(account)
     accepted = [
         (a.version or "a version") + (f" (accepted {_when(a.time)})" if a.time else "")

@@ -17,6 +17,7 @@ from ...errors import (
     Throttled,
     TooManyMails,
 )
+from ..ents import current_ent
 from ..forms import AccountMailForm, ForwardForm, PasswordChangeForm
 from ..links import cas_login, cas_logout
 
@@ -26,7 +27,7 @@ REFUSED = (IdentificationFailed, Throttled)  # the current password: said on its
 
 def _here() -> str:
     """The service URL CAS sends the user back to (built from the configured public URL)."""
-    return public_url_for("account.index")
+    return public_url_for(current_ent(), "account.index")
 
 
 def _current_account() -> Account:
@@ -35,7 +36,7 @@ def _current_account() -> Account:
 
 def _visit() -> my_account.Visit:
     """The logged-in user's account; otherwise a redirect to CAS, or to an unfinished flow."""
-    visit = my_account.visit(session.get("account"), _here())
+    visit = my_account.visit(current_ent(), session.get("account"), _here())
     if visit.gate is Gate.SIGNED_OUT:
         if session.get("account") and request.method == "POST":
             session["account_expired"] = True  # said after the new login: nothing was changed
@@ -90,7 +91,7 @@ def index():
 
 def _login(ticket: str):
     try:
-        sid = my_account.sign_in(ticket, _here())
+        sid = my_account.sign_in(current_ent(), ticket, _here())
     except CasUnavailable:
         return render_template("errors/503.html"), 503
     if sid is None:
@@ -117,7 +118,9 @@ def change_backup_mail():
     status = 400
     if form.validate_on_submit():
         try:
-            my_account.request_backup_change(account, form.current.data, form.address)
+            my_account.request_backup_change(
+                current_ent(), account, form.current.data, form.address
+            )
         except REFUSED as exc:
             form.current_refused(exc)
         except TooManyMails:
@@ -134,7 +137,7 @@ def change_forwarding():
     form = ForwardForm(prefix="redirection")
     if form.validate_on_submit():
         try:
-            my_account.set_forwarding(account, form.current.data, form.forward.data)
+            my_account.set_forwarding(current_ent(), account, form.current.data, form.forward.data)
         except REFUSED as exc:
             form.current_refused(exc)
         except Conflict:
@@ -151,7 +154,8 @@ def change_password():
         prefix="mdp", policy=current_policy(), personal=account.personal_words
     )
     try:
-        if form.written(lambda new: my_account.change_password(account, form.current.data, new)):
+        ent, current = current_ent(), form.current.data
+        if form.written(lambda new: my_account.change_password(ent, account, current, new)):
             return _show("password-changed")
     except REFUSED as exc:
         form.current_refused(exc)

@@ -1,4 +1,4 @@
-"""The region's brand: colours and logo from the configuration, as files (no inline style)."""
+"""The ENT's brand: colours and logo from its configuration, as files (no inline style)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flask import Blueprint, abort, render_template, send_file
 
-from ...core.resources import resources
+from ..ents import current_ent
 
 bp = Blueprint("brand", __name__, url_prefix="/marque")
 
@@ -20,7 +20,7 @@ def colours():
 
 @bp.get("/logo")
 def logo():
-    path = resources().settings.brand.logo_file
+    path = current_ent().brand.logo_file
     if not path:
         abort(404)
     mimetype = mimetypes.guess_type(path)[0] or "application/octet-stream"

@@ -15,6 +15,7 @@ from ...core.flows import Kind
 from ...core.urls import public_url_for
 from ...domain import activation
 from ...errors import IdentificationFailed, NothingToDo
+from ..ents import current_ent
 from ..links import cas_login, requested_service
 from .flow import advance
 
@@ -24,14 +25,14 @@ SERVICE = "federation_service"  # where the user goes at the end, kept across th
 
 @bp.get("/activation-federee")
 def start():
-    here = public_url_for("federation.start")
+    here = public_url_for(current_ent(), "federation.start")
     ticket = request.args.get("ticket")
     if not ticket:
         session[SERVICE] = requested_service(request.args.get("service"))
         return redirect(cas_login(here))
     service = requested_service(session.get(SERVICE))
     try:
-        flow = activation.identify_federated(ticket, here, service)
+        flow = activation.identify_federated(current_ent(), ticket, here, service)
     except CasUnavailable:
         return render_template("errors/503.html"), 503
     except IdentificationFailed:

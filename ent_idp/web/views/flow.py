@@ -26,6 +26,7 @@ from ...errors import (
     NothingToDo,
     Throttled,
 )
+from ..ents import current_ent
 from ..forms import CguForm, IdentificationForm, MailsForm, password_form
 from ..links import cas_login, requested_service
 
@@ -40,6 +41,8 @@ def _flow(kind: str, step: Step) -> Flow:
     except FlowExpired:
         session["expired"] = True
         abort(redirect(url_for("flow.identification", kind=kind, service=session.get("service"))))
+    if flows.ent_of(flow) != current_ent():  # one host's cookie, another ENT's flow: start again
+        abort(redirect(url_for("flow.identification", kind=kind)))
     if flow.kind != kind or not flow.may_show(step):
         abort(_next(flow))
     return flow
@@ -80,7 +83,7 @@ def identification(kind: str):
     error, status, wait_minutes = None, 200, 0
     if form.validate_on_submit():
         try:
-            flow = activation.identify(Kind(kind), form.login.data, form.password.data, service)
+            flow = activation.identify(current_ent(), Kind(kind), *form.credentials, service)
         except IdentificationFailed:
             error = "identification"
         except Throttled as exc:

@@ -6,6 +6,7 @@ from flask import Blueprint
 
 from ...core.resources import resources
 from ...domain import forgotten_login
+from ..ents import current_ent
 from ..identity_form import ForgottenLoginForm
 from ..mailed_links import ask_page
 
@@ -16,5 +17,7 @@ bp = Blueprint("forgotten_login", __name__, url_prefix="/identifiant-oublie")
 def ask():
     form = ForgottenLoginForm(asks_school=bool(resources().settings.ldap.school_attribute))
     return ask_page(
-        "forgotten_login", form, lambda form: forgotten_login.request_login(form.identity())
+        "forgotten_login",
+        form,
+        lambda form: forgotten_login.request_login(current_ent(), form.identity()),
     )

@@ -15,7 +15,7 @@ from flask import Blueprint, jsonify, render_template, request
 from ...core.resources import resources
 from ...core.urls import public_url_for
 from ...domain import terms
-from ..links import requested_service
+from ..links import service_of
 
 bp = Blueprint("interrupt", __name__, url_prefix="/api/cas")
 
@@ -39,14 +39,17 @@ def interrupt():
         response.status_code = 401
         response.headers["WWW-Authenticate"] = 'Basic realm="ent-idp interrupt"'
         return response
-    needed = terms.flow_needed(request.values.get("username", ""))
+    # A call from CAS: its ENT is the one of the service the user is logging into.
+    asked = request.values.get("service")
+    ent = resources().ent_for_service(asked) or resources().settings.default_ent
+    needed = terms.flow_needed(ent, request.values.get("username", ""))
     if needed is None:
         return jsonify(interrupt=False, block=False, ssoEnabled=True)
-    kind, service = needed.kind, requested_service(request.values.get("service"))
+    kind, service = needed.kind, service_of(ent, asked)
     if needed.federated:  # no provisional password: the activation through CAS
-        link = public_url_for("federation.start", service=service)
+        link = public_url_for(ent, "federation.start", service=service)
     else:
-        link = public_url_for("flow.identification", kind=kind.value, service=service)
+        link = public_url_for(ent, "flow.identification", kind=kind.value, service=service)
     return jsonify(
         interrupt=True,
         block=True,

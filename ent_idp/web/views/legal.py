@@ -6,7 +6,7 @@ import re
 
 from flask import Blueprint, render_template
 
-from ...core.resources import resources
+from ..ents import current_ent
 
 bp = Blueprint("legal", __name__)
 
@@ -15,11 +15,11 @@ _MAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 @bp.get("/accessibilite")
 def accessibility():
-    settings = resources().settings
-    contact = settings.legal.contact or settings.mail.help_contact
+    ent = current_ent()
+    contact = ent.legal.contact or ent.mail.help_contact
     return render_template(
         "legal/accessibility.html",
-        legal=settings.legal,
+        legal=ent.legal,
         contact=contact,
         contact_href=_href(contact),
     )

@@ -8,6 +8,7 @@ from ...core import flows
 from ...core.flows import Flow, Kind, Step
 from ...domain import forgotten_password
 from ...errors import AccountBusy, Conflict, FlowExpired
+from ..ents import current_ent
 from ..forms import password_form
 from ..links import cas_login
 from ..mailed_links import add_pages
@@ -20,7 +21,7 @@ def _flow(step: Step) -> Flow:
         flow = flows.load(session.get("flow"))
     except FlowExpired:
         abort(redirect(url_for("recovery.ask")))
-    if flow.kind is not Kind.FORGOTTEN_PASSWORD:
+    if flow.kind is not Kind.FORGOTTEN_PASSWORD or flows.ent_of(flow) != current_ent():
         abort(redirect(url_for("recovery.ask")))
     if not flow.may_show(step):
         abort(redirect(url_for("recovery.done" if flow.completed else "recovery.password")))
@@ -29,7 +30,7 @@ def _flow(step: Step) -> Flow:
 
 def _opened(token: str):
     """The link used: the new password's page, in a flow of its own."""
-    outcome = forgotten_password.open_link(token)
+    outcome = forgotten_password.open_link(current_ent(), token)
     if not isinstance(outcome, Flow):
         return outcome
     session.clear()

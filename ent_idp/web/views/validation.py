@@ -8,6 +8,7 @@ from flask_wtf import FlaskForm
 from ...domain import backup_address
 from ...domain.backup_address import Resend
 from ...store import TokenRecord, TokenStatus
+from ..ents import current_ent
 from ..links import cas_login
 
 bp = Blueprint("validation", __name__, url_prefix="/validation")
@@ -28,7 +29,7 @@ def show(token: str):
 def confirm(token: str):
     if not FlaskForm().validate_on_submit():
         return show(token)
-    record = backup_address.confirm(token)
+    record = backup_address.confirm(current_ent(), token)
     used = record.status is TokenStatus.VALID
     return _page("validation/done.html" if used else "validation/show.html", record, token)
 
@@ -36,5 +37,5 @@ def confirm(token: str):
 @bp.route("/<token>/nouveau-lien", methods=["POST"])
 def resend(token: str):
     valid = FlaskForm().validate_on_submit()
-    outcome = backup_address.resend(token) if valid else Resend.UNKNOWN
+    outcome = backup_address.resend(current_ent(), token) if valid else Resend.UNKNOWN
     return render_template("validation/resent.html", outcome=outcome, login_url=cas_login())
