@@ -1,20 +1,21 @@
-"""Chromium through both ENTs of one app on one port: two host names resolved to the
-loopback (``--host-resolver-rules``), each ENT's pages with its name, colours and CGU, axe
-at zero violations; screenshots in ``var/screenshots/ents/<ENT>/``."""
+"""Chromium through both ENTs of one app on one port: two host names under ``localhost``
+(which Chromium resolves to the loopback by itself, as in ``make demo``), each ENT's pages
+with its name, colours and CGU, axe at zero violations; screenshots in
+``var/screenshots/ents/<ENT>/``."""
 
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from devstack.ports import free_port
 
-from .browser_support import CHROMIUM, CHROMIUM_ARGS, VIEWPORTS, Tour, serve
+from .browser_support import VIEWPORTS, Tour, serve
 from .test_ents import CFA_TEXT, CFA_VERSION, ents_settings
 
 pytestmark = pytest.mark.browser
 
-HOSTS = ("lycees.test", "cfa.test")
+HOSTS = ("lycees.localhost", "cfa.localhost")
 
 
 @pytest.fixture
@@ -27,19 +28,8 @@ def two_ents(settings, tmp_path):
     yield from serve({**both, "ENTS": {"cfa": table}}, lycees)
 
 
-@pytest.fixture
-def resolving_browser():
-    rules = ", ".join(f"MAP {host} 127.0.0.1" for host in HOSTS)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, f"--host-resolver-rules={rules}"]
-        )
-        yield browser
-        browser.close()
-
-
-def test_a_tour_of_both_ents(resolving_browser, two_ents, accounts):
-    context = resolving_browser.new_context(
+def test_a_tour_of_both_ents(browser, two_ents, accounts):
+    context = browser.new_context(
         viewport=VIEWPORTS["telephone"],
         locale="fr-FR",
         bypass_csp=True,  # axe is injected
