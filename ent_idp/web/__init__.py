@@ -22,7 +22,7 @@ from ..domain.backup_address import Resend
 from ..settings.sections import Conformity
 from ..shipped import templates_dir
 from ..store import TokenStatus
-from . import clients, errors, headers, i18n, limits, telemetry, views
+from . import clients, errors, headers, i18n, limits, telemetry, views, widgets
 from .config import flask_config
 from .health import HealthEndpoints
 from .redaction import KEY as REDACTOR
@@ -49,6 +49,7 @@ def create_app(overrides: dict | None = None, config_file: str | None = None) ->
         found.directory, found.store, loaded.health.mail_queue_max_age_seconds
     )
     limits.init_app(app)  # before the CSRF check, which reads the form
+    widgets.install()  # WTForms' html_params, the same output without Markup.format
     csrf = CSRFProtect(app)
     mails.init_app(app)
     i18n.init_app(app)
