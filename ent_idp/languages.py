@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from babel import Locale
+from flask import g
 from flask_babel import get_locale
 
 # Each language, named in itself (the switch shows the other ones).
@@ -19,7 +21,21 @@ DEFAULT = "fr"
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 
 
+def current_locale() -> Locale | None:
+    """Flask-Babel's ``get_locale()`` (``force_locale`` included), looked up in ``g`` once.
+
+    Every text of a page asks for it; ``get_locale`` goes through the ``g`` proxy four
+    times. Once the locale is chosen it sits on ``g``'s Flask-Babel namespace.
+    """
+    try:
+        state = g._get_current_object().__dict__.get("_flask_babel")
+    except RuntimeError:  # no app context: Flask-Babel's default
+        return get_locale()
+    locale = getattr(state, "babel_locale", None)
+    return locale if locale is not None else get_locale()
+
+
 def current_language() -> str:
     """The language code of what is being rendered (``fr``, ``en``)."""
-    locale = get_locale()
+    locale = current_locale()
     return locale.language if locale is not None else DEFAULT

@@ -26,6 +26,10 @@ def serve(config_file: str | None, bind: str, workers: int, threads: int) -> Non
     app = load_app(config_file)
     with app.app_context():
         settings = current()
+    # Every template compiled here, once, before gunicorn forks: no worker compiles pages
+    # while it answers its first requests.
+    for name in app.jinja_env.list_templates():
+        app.jinja_env.get_template(name)
     http = settings.http
     metrics_socket = _metrics_socket(settings.metrics.bind, workers)
 

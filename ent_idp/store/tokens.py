@@ -142,10 +142,10 @@ class Tokens:
             **({"previous": previous} if previous is not None else {}),
         }
         pairs = [item for field in fields.items() for item in field]
-        self._issue(
+        self.transaction.run_script(
+            self._issue,
             keys=[*self._account_keys(purpose, dn), self._key(token)],
             args=["superseded", lifetime + TOKEN_GRACE_SECONDS, *pairs],
-            client=self.transaction.writer(),
         )
         return token
 

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 
 import redis
+from redis.commands.core import Script
 
 from .client import Client
 
@@ -52,3 +53,16 @@ class Transactions:
         """Where a write goes now: the open transaction's pipeline, or the client."""
         found = _current.get()
         return found[1] if found is not None and found[0] is self._client else self._client
+
+    def run_script(self, script: Script, keys: list, args: list) -> object:
+        """``script`` in the open transaction (as EVAL, its text), or at once (EVALSHA).
+
+        A Script in a pipeline makes redis-py ask SCRIPT EXISTS first, one more round trip
+        per transaction; EVALSHA itself inside MULTI would fail alone (NOSCRIPT) after a
+        restart of Redis while the rest of the transaction is applied. EVAL carries the
+        text: Redis compiles it once and keeps it by its SHA1.
+        """
+        writer = self.writer()
+        if writer is self._client:
+            return script(keys=keys, args=args)
+        return writer.eval(script.script, len(keys), *keys, *args)

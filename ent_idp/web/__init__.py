@@ -22,7 +22,7 @@ from ..domain.backup_address import Resend
 from ..settings.legal import Conformity
 from ..shipped import templates_dir
 from ..store import TokenStatus
-from . import clients, ents, errors, headers, i18n, limits, telemetry, views
+from . import clients, ents, errors, headers, i18n, limits, telemetry, views, widgets
 from .config import flask_config
 from .health import HealthEndpoints
 from .redaction import KEY as REDACTOR
@@ -50,6 +50,7 @@ def create_app(overrides: dict | None = None, config_file: str | None = None) ->
     )
     limits.init_app(app)  # before the CSRF check, which reads the form
     ents.init_app(app)  # the request's ENT, from its Host: before any view
+    widgets.install()  # WTForms' html_params, the same output without Markup.format
     csrf = CSRFProtect(app)
     mails.init_app(app)
     i18n.init_app(app)

@@ -11,9 +11,12 @@ from urllib.parse import urlsplit
 
 from babel.support import NullTranslations
 from flask import Flask, Response, current_app, g, has_request_context, request, url_for
-from flask_babel import Babel, get_locale, get_translations
+from flask_babel import Babel, get_translations
+from jinja2 import pass_eval_context
+from jinja2.nodes import EvalContext
+from markupsafe import Markup
 
-from ..languages import DEFAULT, LANGUAGES, TRANSLATIONS, current_language
+from ..languages import DEFAULT, LANGUAGES, TRANSLATIONS, current_language, current_locale
 from .ents import current_ent
 
 COOKIE = "ent_idp_lang"
@@ -32,13 +35,11 @@ def init_app(app: Flask) -> None:
     app.config["BABEL_DEFAULT_TIMEZONE"] = "UTC"
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
     Babel(app, locale_selector=select_language)
-    # The same callables as Flask-Babel's, with the request's catalogue looked up once per
-    # request instead of at every text of a page.
-    app.jinja_env.install_gettext_callables(
-        gettext=lambda message: _catalogue().ugettext(message),
-        ngettext=lambda singular, plural, n: _catalogue().ungettext(singular, plural, n),
-        newstyle=True,
-    )
+    # Jinja's newstyle gettext callables, with the request's catalogue looked up once per
+    # request instead of at every text of a page, and ``_`` the same function (Jinja's own
+    # ``_`` looks ``gettext`` up in the context first, for each text).
+    app.jinja_env.install_gettext_callables(gettext, ngettext, newstyle=True)
+    app.jinja_env.globals.update(gettext=_gettext, _=_gettext, ngettext=_ngettext)
     # Whitespace inside {% trans %} blocks is collapsed, as when they are extracted (babel.cfg).
     app.jinja_env.policies["ext.i18n.trimmed"] = True
     app.jinja_env.globals.update(
@@ -61,11 +62,39 @@ def select_language() -> str | None:
 
 def _catalogue() -> NullTranslations:
     """The translations of the language in force (``force_locale`` included), once per request."""
-    locale = get_locale()
-    found = g.get("_ent_idp_catalogue")
+    locale = current_locale()
+    state = g._get_current_object()
+    found = state.__dict__.get("_ent_idp_catalogue")
     if found is None or found[0] is not locale:
-        found = g._ent_idp_catalogue = (locale, get_translations())
+        found = state._ent_idp_catalogue = (locale, get_translations())
     return found[1]
+
+
+def gettext(message: str) -> str:
+    return _catalogue().ugettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    return _catalogue().ungettext(singular, plural, n)
+
+
+# What Jinja's newstyle callables do (jinja2.ext._make_new_gettext): the text is Markup
+# when autoescaping, and always a format string (``%%`` is ``%``).
+@pass_eval_context
+def _gettext(context: EvalContext, message: str, **variables) -> str:
+    text = _catalogue().ugettext(message)
+    if context.autoescape:
+        text = Markup(text)
+    return text % variables if variables or "%" in text else text
+
+
+@pass_eval_context
+def _ngettext(context: EvalContext, singular: str, plural: str, n: int, **variables) -> str:
+    variables.setdefault("num", n)
+    text = _catalogue().ungettext(singular, plural, n)
+    if context.autoescape:
+        text = Markup(text)
+    return text % variables
 
 
 def other_languages() -> list[dict[str, str]]:
