@@ -61,74 +61,89 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rate", type=int, default=50, help="py-spy samples per second")
     p.add_argument("--keep", action="store_true")
     p.add_argument("--gil", action="store_true", help="only samples holding the GIL (on-CPU)")
+    p.add_argument("--floor", action="store_true", help="then the floor app (bench.floor)")
     a = p.parse_args(argv)
-    pyspy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     with Stack(keep=a.keep) as stack:
         logins = [acc.login for acc in stack.create_accounts(int(100 * a.seconds))]
         try:
             app = stack.start_app(a.workers, a.threads)
             stack.start_mail_worker()
-            outs = []
-            spies = []
-            for pid in children_of(app.pid):
-                out = stack.base / f"py-spy-{pid}.txt"
-                outs.append(out)
-                spies.append(
-                    subprocess.Popen(
-                        [pyspy, "record", "--pid", str(pid), "--format", "raw", "--rate",
-                         str(a.rate), "--duration", str(int(a.seconds)), "--output", str(out),
-                         "--gil" if a.gil else "--threads"],
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL,
-                    )
-                )  # fmt: skip
-            result: dict = {}
-            thread = threading.Thread(
-                target=lambda: result.update(
-                    product.drive(
-                        stack, logins, {"mode": "closed", "users": a.users, "seconds": a.seconds}
-                    )
-                )
-            )
-            thread.start()
-            for spy in spies:
-                spy.wait(timeout=a.seconds + 60)
-            thread.join()
+            report = spy(stack, app, logins, a, stack.app_url)
+            stack.stop_child("app")
+            stack.stop_child("mail-worker")
+            print_report("the app", report, a)
+            if a.floor:
+                floor = stack.start_floor(a.workers, a.threads, report[3]["page_bytes"])
+                fake = [f"floor.u{i:06d}" for i in range(int(200 * a.seconds))]
+                print_report("the floor app", spy(stack, floor, fake, a, stack.floor_url), a)
         finally:
             stack.stop_child("app")
             stack.stop_child("mail-worker")
+            stack.stop_child("floor")
             stack.remove_accounts()
-        totals: Counter = Counter()
-        functions: Counter = Counter()
-        samples = 0
-        for out in outs:
-            if not out.exists():
-                log(f"no py-spy output {out}")
-                continue
-            for line in out.read_text().splitlines():
-                stack_text, _, count = line.rpartition(" ")
-                if not count.isdigit():
-                    continue
-                n = int(count)
-                samples += n
-                totals[bucket(stack_text)] += n
-                leaf = stack_text.split(";")[-1]
-                functions[leaf] += n
         if a.keep:
             log(f"kept {stack.base}")
+    return 0
+
+
+def spy(stack: Stack, server, logins: list[str], a, url: str) -> tuple:
+    """py-spy on every worker of ``server`` while the closed loop drives ``url``."""
+    pyspy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    outs = []
+    spies = []
+    for pid in children_of(server.pid):
+        out = stack.base / f"py-spy-{pid}.txt"
+        outs.append(out)
+        spies.append(
+            subprocess.Popen(
+                [pyspy, "record", "--pid", str(pid), "--format", "raw", "--rate",
+                 str(a.rate), "--duration", str(int(a.seconds)), "--output", str(out),
+                 "--gil" if a.gil else "--threads"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )  # fmt: skip
+    result: dict = {}
+    spec = {"mode": "closed", "users": a.users, "seconds": a.seconds}
+    thread = threading.Thread(
+        target=lambda: result.update(product.drive(stack, logins, spec, url=url))
+    )
+    thread.start()
+    for process in spies:
+        process.wait(timeout=a.seconds + 60)
+    thread.join()
+    totals: Counter = Counter()
+    functions: Counter = Counter()
+    samples = 0
+    for out in outs:
+        if not out.exists():
+            log(f"no py-spy output {out}")
+            continue
+        for line in out.read_text().splitlines():
+            stack_text, _, count = line.rpartition(" ")
+            if not count.isdigit():
+                continue
+            n = int(count)
+            samples += n
+            totals[bucket(stack_text)] += n
+            functions[stack_text.split(";")[-1]] += n
+    return totals, functions, samples, result
+
+
+def print_report(name: str, report: tuple, a) -> None:
+    totals, functions, samples, result = report
     done = result.get("activations", 0) or 1
     ms = 1000 / a.rate
-    print(f"\n== py-spy: {result.get('activations')} activations, {samples} samples "
+    print(f"\n== py-spy on {name}: {result.get('activations')} activations, {samples} samples "
           f"({ms:.0f} ms each) over {a.workers} worker(s)")  # fmt: skip
     print(f"  {'what (innermost matching frame)':<42}{'ms/activation':>14}{'share':>8}")
     for label, n in totals.most_common():
-        print(f"  {label:<42}{n * ms / done:>14.1f}{100 * n / samples:>7.0f}%")
+        print(f"  {label:<42}{n * ms / done:>14.1f}{100 * n / max(samples, 1):>7.0f}%")
     print(f"  {'total (on-CPU, GIL held or not)':<42}{samples * ms / done:>14.1f}")
     print(product.redis_line(result, done))
     print("\n  hottest leaf functions:")
     for leaf, n in functions.most_common(25):
         print(f"  {n * ms / done:>7.2f} ms  {leaf[:110]}")
-    return 0
 
 
 if __name__ == "__main__":
