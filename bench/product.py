@@ -69,6 +69,24 @@ def drive(stack: Stack, logins: list[str], spec: dict, url: str | None = None) -
     return result
 
 
+def merge(results: list[dict]) -> dict:
+    """Several runs of ``drive`` (chunks of one phase) as one: counts and CPU added up."""
+    merged = dict(results[-1])
+    for key in ("activations", "elapsed", "started", "wall"):
+        merged[key] = sum(r[key] for r in results)
+    for key in ("samples", "activation_seconds", "error_samples"):
+        merged[key] = [x for r in results for x in r[key]]
+    for key in ("errors", "cpu_seconds", "redis_commands"):
+        total: dict = {}
+        for r in results:
+            for name, value in r[key].items():
+                total[name] = total.get(name, 0) + value
+        merged[key] = total
+    merged["steal_percent"] = sum(r["steal_percent"] for r in results) / len(results)
+    merged["mails_before"] = results[0]["mails_before"]
+    return merged
+
+
 def step_table(samples: list) -> list[str]:
     by_step: dict[str, list[float]] = {}
     for _offset, step, seconds, _status in samples:
