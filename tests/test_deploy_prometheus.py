@@ -25,7 +25,7 @@ CASES = ROOT / "tests" / "prometheus" / "ent-idp-alerts.test.yml"
 def promtool() -> str:
     found = shutil.which("promtool")
     if found is None:
-        pytest.skip("promtool not installed: run devstack/install-system-deps.sh")
+        pytest.fail("promtool not installed: run devstack/install-system-deps.sh (make test does)")
     return found
 
 

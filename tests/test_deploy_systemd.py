@@ -41,7 +41,7 @@ PASSWORD = "Tr0mbone-Vert-Soleil!"
 def tool(name: str) -> str:
     found = shutil.which(name)
     if found is None:
-        pytest.skip(f"{name} is not installed (Debian: apt-get install systemd)")
+        pytest.fail(f"{name} is not installed: run devstack/install-system-deps.sh (make test)")
     return found
 
 
