@@ -11,13 +11,14 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 
-import ldap3
 import pytest
 
 from devstack import esco_stack
 from devstack.cas_server import CasServer
 from devstack.ports import free_port
 from devstack.slapd import Slapd
+
+from .accounts import AccountFactory
 
 _serial = itertools.count(1)
 TEMPLATES = {
@@ -44,13 +45,13 @@ def _entries() -> dict[str, dict[str, list[str]]]:
     return entries
 
 
-class EscoAccounts:
-    """Accounts shaped as the region's feed makes them, in the ESCO slapd."""
+class EscoAccounts(AccountFactory):
+    """Accounts shaped as the region's feed makes them, in the ESCO slapd (reading and
+    removing them as ``AccountFactory`` does)."""
 
     def __init__(self, slapd: Slapd):
-        self.slapd = slapd
+        super().__init__(slapd)
         self.templates = {kind: _entries()[uid] for kind, uid in TEMPLATES.items()}
-        self.created: list[str] = []
 
     def create(
         self,
@@ -97,26 +98,10 @@ class EscoAccounts:
             return {**account, "federation_password": esco_stack.FEDERATION_PASSWORD}
         return {**account, "password": password}
 
-    def read(self, dn: str) -> dict:
-        conn = self.slapd.admin_connection()
-        try:
-            conn.search(dn, "(objectClass=*)", search_scope=ldap3.BASE, attributes=["*", "+"])
-            return {k.lower(): v for k, v in conn.response[0]["raw_attributes"].items()}
-        finally:
-            conn.unbind()
-
     def modify(self, dn: str, changes: dict) -> None:
         conn = self.slapd.admin_connection()
         try:
             assert conn.modify(dn, changes), conn.result
-        finally:
-            conn.unbind()
-
-    def remove_all(self) -> None:
-        conn = self.slapd.admin_connection()
-        try:
-            for dn in self.created:
-                conn.delete(dn)
         finally:
             conn.unbind()
 
