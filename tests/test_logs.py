@@ -132,15 +132,20 @@ def test_a_whole_activation_logs_its_request_ids_and_no_secret(deployed, account
     assert ("activation", "ok") in events(lines) and ("verification", "ok") in events(lines)
 
 
-def test_mot_de_passe_oublie_logs_no_secret(deployed, accounts, stack):
-    account = accounts.create(
+def _active_account(deployed, accounts) -> dict:
+    """An active account with a verified backup address; its passwords are secrets to find."""
+    deployed.known |= {ACTIVE_PASSWORD, NEW_PASSWORD}
+    return accounts.create(
         "active",
         password=ACTIVE_PASSWORD,
         backup_mail=BACKUP,
         backup_verified=True,
         cgu_version=CGU_VERSION,
     )
-    deployed.known |= {ACTIVE_PASSWORD, NEW_PASSWORD}
+
+
+def test_mot_de_passe_oublie_logs_no_secret(deployed, accounts, stack):
+    account = _active_account(deployed, accounts)
     browser = deployed.browser()
     submit(browser, "mot-de-passe-oublie", {"login": account["login"]})
     [message] = stack.smtp.wait_for(1)
@@ -169,14 +174,7 @@ def test_debloquer_mon_compte_logs_no_secret(deployed, accounts, stack):
 
 
 def test_mon_compte_logs_no_secret(deployed, accounts, cas_server, stack):
-    account = accounts.create(
-        "active",
-        password=ACTIVE_PASSWORD,
-        backup_mail=BACKUP,
-        backup_verified=True,
-        cgu_version=CGU_VERSION,
-    )
-    deployed.known |= {ACTIVE_PASSWORD, NEW_PASSWORD}
+    account = _active_account(deployed, accounts)
     browser = deployed.browser()
     service = parse_qs(urlsplit(browser.get("compte").location).query)["service"][0]
     ticket = cas_login(cas_server.url, service, account["login"], ACTIVE_PASSWORD)
