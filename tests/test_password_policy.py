@@ -50,3 +50,10 @@ def test_nothing_is_truncated_or_normalised():
     long = "Ab1!-Tr0mbone-" * 12
     assert broken_rules(long, POLICY) == []
     assert broken_rules(long + " ", POLICY) == [Rule.BLANK_EDGES], "the end is read too"
+
+
+def test_a_lone_surrogate_is_scored_not_a_crash():
+    """The live check takes JSON, whose ``\\ud800`` is a lone surrogate: zxcvbn takes UTF-8
+    only, and a 500 on the policy check would be the page's every keystroke."""
+    assert Rule.COMMON in broken_rules("\ud800", POLICY)
+    assert broken_rules("Tr0mbone-Vert-Soleil!\ud800", POLICY) == []

@@ -18,6 +18,7 @@ from ..core.health import KEY as READINESS
 from ..core.health import Readiness
 from ..core.resources import KEY as RESOURCES
 from ..core.resources import Resources
+from ..domain import password_policy
 from ..domain.backup_address import Resend
 from ..settings.legal import Conformity
 from ..shipped import templates_dir
@@ -50,6 +51,7 @@ def create_app(overrides: dict | None = None, config_file: str | None = None) ->
     )
     limits.init_app(app)  # before the CSRF check, which reads the form
     ents.init_app(app)  # the request's ENT, from its Host: before any view
+    password_policy.prepare()  # zxcvbn's dictionaries, before gunicorn forks
     widgets.install()  # WTForms' html_params, the same output without Markup.format
     csrf = CSRFProtect(app)
     mails.init_app(app)
