@@ -18,17 +18,18 @@ import wtforms.widgets.core as core
 from markupsafe import Markup, escape
 
 WTFORMS_HTML_PARAMS = core.html_params  # WTForms' own, the reference of the tests
+QUOTE = '"'
 
 
 def html_params(**kwargs) -> Markup:
     params = []
     for key, value in sorted(kwargs.items()):
-        key = core.clean_key(key)
+        key = str(escape(core.clean_key(key)))
         if value is True:
-            params.append(str(escape(key)))
+            params.append(key)
         elif value is not False:
-            value = escape(value).replace(Markup('"'), Markup("&quot;"))
-            params.append(f'{escape(key)}="{value}"')
+            # escape() leaves a Markup value as it is, quotes included: those become &quot;
+            params.append(f'{key}="{str(escape(value)).replace(QUOTE, "&quot;")}"')
     return Markup(" ".join(params))
 
 
