@@ -28,12 +28,14 @@ from .config import flask_config
 from .health import HealthEndpoints
 from .redaction import KEY as REDACTOR
 from .redaction import Redactor
+from .templating import PageEnvironment
 
 
 def create_app(overrides: dict | None = None, config_file: str | None = None) -> Flask:
     loaded = settings.load(config_file, overrides)
     # "ent_idp": static/ and translations/ sit beside the package's top module.
     app = Flask("ent_idp", template_folder=str(templates_dir(loaded.templates_dir)))
+    app.jinja_environment = PageEnvironment  # before anything reads app.jinja_env
     app.config.update(flask_config(loaded))
     if loaded.testing:
         app.jinja_env.undefined = jinja2.StrictUndefined
