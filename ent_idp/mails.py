@@ -66,8 +66,10 @@ def wrap(text: str, width: int = WIDTH) -> str:
 
 def _render(name: str, to: str, ent: Ent, **context) -> dict:
     context["ent"] = ent
-    template = current_app.jinja_env.get_template(f"mail/{name}.txt")
-    subject = " ".join(str(template.make_module(context).subject).split())
+    current_app.update_template_context(context)  # what render_template would add
+    # Rendered once, as a module: its text is the body, its ``subject`` the subject.
+    text = current_app.jinja_env.get_template(f"mail/{name}.txt").make_module(context)
+    subject = " ".join(str(text.subject).split())
     if len(settings.current().ents) > 1:  # which of the region's ENTs writes, at a glance
         subject = render_template("mail/_subject.txt", ent=ent, subject=subject).strip()
     return {
@@ -75,7 +77,7 @@ def _render(name: str, to: str, ent: Ent, **context) -> dict:
         "to": to,
         "lang": current_language(),
         "subject": subject,
-        "text": render_template(f"mail/{name}.txt", **context),
+        "text": str(text),
         "html": render_template(f"mail/{name}.html", **context),
     }
 
