@@ -8,6 +8,7 @@ address, an IPv4-mapped IPv6 one as IPv4.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 
@@ -19,6 +20,7 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+@functools.lru_cache(maxsize=4096)  # a few per request, the same few again and again
 def parse(value: str) -> Address | None:
     """An address as a client or proxy wrote it, IPv4-mapped IPv6 unwrapped; None if garbage."""
     try:

@@ -154,6 +154,8 @@ def cgu_text() -> tuple[str, list[str]]:
 
 def _vary(response: Response) -> Response:
     if request.endpoint != "static":
-        response.vary.add("Accept-Language")
-        response.vary.add("Cookie")
+        if "Vary" in response.headers:
+            response.vary.update(("Accept-Language", "Cookie"))  # parsed, merged, written
+        else:
+            response.headers["Vary"] = "Accept-Language, Cookie"  # the usual case, as is
     return response
