@@ -82,7 +82,7 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 # when autoescaping, and always a format string (``%%`` is ``%``).
 @pass_eval_context
 def _gettext(context: EvalContext, message: str, **variables) -> str:
-    text = _catalogue().ugettext(message)
+    text = gettext(message)
     if context.autoescape:
         text = Markup(text)
     return text % variables if variables or "%" in text else text
@@ -91,7 +91,7 @@ def _gettext(context: EvalContext, message: str, **variables) -> str:
 @pass_eval_context
 def _ngettext(context: EvalContext, singular: str, plural: str, n: int, **variables) -> str:
     variables.setdefault("num", n)
-    text = _catalogue().ungettext(singular, plural, n)
+    text = ngettext(singular, plural, n)
     if context.autoescape:
         text = Markup(text)
     return text % variables
