@@ -154,8 +154,5 @@ def cgu_text() -> tuple[str, list[str]]:
 
 def _vary(response: Response) -> Response:
     if request.endpoint != "static":
-        if "Vary" in response.headers:
-            response.vary.update(("Accept-Language", "Cookie"))  # parsed, merged, written
-        else:
-            response.headers["Vary"] = "Accept-Language, Cookie"  # the usual case, as is
+        response.vary.update(("Accept-Language", "Cookie"))  # parsed and written once
     return response
