@@ -94,17 +94,17 @@ def create_app() -> Flask:
 
 
 def floor_server(bind: str, workers: int, threads: int, app: Flask):
-    """gunicorn with ``ent-idp serve``'s settings (worker class, access log, bounds)."""
+    """gunicorn with ``ent-idp serve``'s options of how requests are served; gunicorn's own
+    access log for the app's request lines, none of its other logs and metrics."""
     from gunicorn.app.base import BaseApplication
+
+    from ent_idp.cli.serve import server_options
 
     class Server(BaseApplication):
         def load_config(self) -> None:
-            self.cfg.set("bind", bind)
-            self.cfg.set("workers", workers)
-            self.cfg.set("threads", threads)
-            self.cfg.set("worker_class", "gthread" if threads > 1 else "sync")
+            for name, value in server_options(bind, workers, threads).items():
+                self.cfg.set(name, value)
             self.cfg.set("accesslog", "-")
-            self.cfg.set("control_socket_disable", True)
 
         def load(self):
             return app

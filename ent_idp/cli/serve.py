@@ -41,10 +41,8 @@ def serve(config_file: str | None, bind: str, workers: int, threads: int) -> Non
 
     class Server(BaseApplication):
         def load_config(self) -> None:
-            self.cfg.set("bind", bind)
-            self.cfg.set("workers", workers)
-            self.cfg.set("threads", threads)
-            self.cfg.set("worker_class", "gthread" if threads > 1 else "sync")
+            for name, value in server_options(bind, workers, threads).items():
+                self.cfg.set(name, value)
             # JSON lines; the request lines are the app's own, redacted (web.telemetry).
             self.cfg.set("logger_class", JsonLinesLogger)
             # Bounds on the request line and headers ([http]); the body is the app's
@@ -52,8 +50,6 @@ def serve(config_file: str | None, bind: str, workers: int, threads: int) -> Non
             self.cfg.set("limit_request_line", http.limit_request_line)
             self.cfg.set("limit_request_fields", http.limit_request_fields)
             self.cfg.set("limit_request_field_size", http.limit_request_field_size)
-            # gunicorn's control socket has one path per user: two servers would collide.
-            self.cfg.set("control_socket_disable", True)
             if metrics_socket is not None:
                 self.cfg.set("post_worker_init", post_worker_init)
 
@@ -66,6 +62,19 @@ def serve(config_file: str | None, bind: str, workers: int, threads: int) -> Non
     gc.collect()
     gc.freeze()
     Server().run()
+
+
+def server_options(bind: str, workers: int, threads: int) -> dict[str, object]:
+    """The gunicorn options of how requests are served (``bench.floor`` runs under them too,
+    so that the floor and the app differ only by the app)."""
+    return {
+        "bind": bind,
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread" if threads > 1 else "sync",
+        # gunicorn's control socket has one path per user: two servers would collide.
+        "control_socket_disable": True,
+    }
 
 
 def _metrics_socket(bind: str, workers: int):
