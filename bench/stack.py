@@ -320,16 +320,15 @@ worker_bind = "127.0.0.1:{self.worker_metrics_port}"
         return sum(1 for _ in self.maildir.glob("*.eml"))
 
     def mail_pending(self) -> int:
-        import redis
+        """Messages queued, being sent or waiting for a retry: the app's own count."""
+        from ent_idp import settings
+        from ent_idp.store import Store
 
-        client = redis.Redis.from_url(self.redis.url)
+        store = Store(settings.load(str(self.write_config())))
         try:
-            workers = client.zrange("ent-idp:mail:workers", 0, -1)
-            keys = ["ent-idp:mail:queue", "ent-idp:mail:processing"]
-            keys += [f"ent-idp:mail:processing:{worker.decode()}" for worker in workers]
-            return sum(client.llen(key) for key in keys) + client.zcard("ent-idp:mail:delayed")
+            return store.mail_queue.pending()
         finally:
-            client.close()
+            store.close()
 
     def redis_commands(self) -> dict[str, int]:
         """Calls per Redis command since the server started (INFO commandstats)."""
