@@ -66,9 +66,10 @@ def wrap(text: str, width: int = WIDTH) -> str:
 
 def _render(name: str, to: str, ent: Ent, **context) -> dict:
     context["ent"] = ent
-    current_app.update_template_context(context)  # what render_template would add
+    current_app.update_template_context(context)  # what render_template would add, once
+    templates = current_app.jinja_env
     # Rendered once, as a module: its text is the body, its ``subject`` the subject.
-    text = current_app.jinja_env.get_template(f"mail/{name}.txt").make_module(context)
+    text = templates.get_template(f"mail/{name}.txt").make_module(context)
     subject = " ".join(str(text.subject).split())
     if len(settings.current().ents) > 1:  # which of the region's ENTs writes, at a glance
         subject = render_template("mail/_subject.txt", ent=ent, subject=subject).strip()
@@ -78,7 +79,7 @@ def _render(name: str, to: str, ent: Ent, **context) -> dict:
         "lang": current_language(),
         "subject": subject,
         "text": str(text),
-        "html": render_template(f"mail/{name}.html", **context),
+        "html": templates.get_template(f"mail/{name}.html").render(context),
     }
 
 
