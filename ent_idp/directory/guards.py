@@ -12,6 +12,7 @@ from ldap3.operation.search import compile_filter, parse_filter
 from ldap3.utils.asn1 import encode as ber_encode
 from ldap3.utils.conv import escape_filter_chars
 
+from . import wire
 from .accounts import Account
 from .profile import Profile
 
@@ -24,9 +25,13 @@ def assertion(search_filter: str) -> tuple[str, bool, bytes]:
 
 
 def encode_filter(search_filter: str) -> bytes:
-    """BER-encode an LDAP filter, the value of the Assertion control."""
-    tree = parse_filter(search_filter, None, False, False, None, False)
-    return ber_encode(compile_filter(tree.elements[0]))
+    """BER-encode an LDAP filter, the value of the Assertion control (by ``wire``, or by
+    ldap3 for a filter ``wire`` does not write)."""
+    try:
+        return wire.encode_filter(search_filter)
+    except wire.Unsupported:
+        tree = parse_filter(search_filter, None, False, False, None, False)
+        return ber_encode(compile_filter(tree.elements[0]))
 
 
 def same_backup(profile: Profile, account: Account) -> str:
