@@ -167,6 +167,13 @@ def test_what_wire_does_not_write_is_left_to_ldap3(search_filter):
         wire.encode_filter(search_filter)
 
 
+@pytest.mark.parametrize("controls", [[("1.2.3", True)], [object()], [("1.2.3", "yes", None)]])
+def test_controls_wire_does_not_write_are_left_to_ldap3(controls):
+    """A control that is not ``(oid, criticality, value)`` is ldap3's to build or refuse."""
+    with pytest.raises(wire.Unsupported):
+        wire.controls(controls)
+
+
 def test_the_encoded_requests_work_against_slapd_and_keep_no_password(app, accounts):
     """Through the app's own connections: the search finds the entry, the bind checks the
     password, the guarded Modify applies, and then refuses once the entry changed; the
@@ -204,3 +211,10 @@ def test_the_encoded_requests_work_against_slapd_and_keep_no_password(app, accou
         )
     )
     assert again[0]["attributes"][wish] in (["TRUE"], [True], True)
+    one = directory.connections.run(  # one attribute named as a string, as ldap3 takes it
+        lambda conn: (
+            conn.search(account.dn, "(objectClass=*)", ldap3.BASE, attributes="uid")
+            and conn.response
+        )
+    )
+    assert one[0]["attributes"]["uid"] in ([account.login], account.login)

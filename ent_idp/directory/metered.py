@@ -7,9 +7,10 @@ kind (``ent_idp_ldap_errors_total{kind}``: unavailable, timeout, tls, other) bef
 callers translate it (``errors``). A call made inside another (a bind that opens the socket
 first) is measured once, as the outer one.
 
-Searches and Modifies go out encoded by ``wire`` (a third of their client CPU is ldap3
-building and encoding pyasn1 objects), then ldap3 reads the answer as for its own
-requests. A call ``wire`` does not write (other arguments, other shapes) is ldap3's.
+Simple binds, searches and Modifies go out as ``wire`` writes them (most of their client
+CPU was ldap3 building, encoding and decoding again pyasn1 objects), and ldap3 reads the
+answer as for its own requests. A call ``wire`` does not write (other arguments, other
+shapes) is ldap3's from start to end.
 """
 
 from __future__ import annotations
@@ -93,7 +94,10 @@ class MeteredConnection(ldap3.Connection):
     ):
         """ldap3's ``search`` for these arguments, the request encoded by ``wire``."""
         base = safe_dn(base) if self.check_names and base else base
-        names = [ldap3.NO_ATTRIBUTES] if not attributes else list(attributes)
+        if not attributes:
+            names = [ldap3.NO_ATTRIBUTES]
+        else:
+            names = [attributes] if isinstance(attributes, str) else list(attributes)
         try:
             limits = (size_limit, time_limit)
             operation = wire.search(base, search_filter, scope, dereference_aliases, names, *limits)

@@ -140,12 +140,15 @@ def controls(given: Iterable | None) -> bytes:
     """The controls of a message, each ``(oid, criticality, value or None)`` as in ldap3."""
     if not given:
         return b""
+    if not all(isinstance(control, tuple | list) for control in given):
+        raise Unsupported("controls are (oid, criticality, value) tuples here")
     return _tlv(0xA0, b"".join(_control(*control) for control in given))
 
 
-def _control(oid: str, critical: bool, value: bytes | None) -> bytes:
-    if not isinstance(oid, str) or not isinstance(critical, bool):
+def _control(*control) -> bytes:
+    if len(control) != 3 or not isinstance(control[0], str) or not isinstance(control[1], bool):
         raise Unsupported("controls are (oid, criticality, value) tuples here")
+    oid, critical, value = control
     content = _octets(oid) + (_boolean(True) if critical else b"")
     if value is not None:
         content += _octets(value)
@@ -169,8 +172,8 @@ def search(
     time_limit: int,
 ) -> bytes:
     """A SearchRequest (``scope`` and ``dereference`` by ldap3's names) asking for values."""
-    if scope not in SCOPES or dereference not in DEREFERENCE:
-        raise Unsupported(f"scope {scope!r}, dereference {dereference!r}")
+    if scope not in SCOPES or dereference not in DEREFERENCE or min(size_limit, time_limit) < 0:
+        raise Unsupported(f"scope {scope!r}, dereference {dereference!r}, limits")
     return _tlv(
         _SEARCH,
         _octets(base)
