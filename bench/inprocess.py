@@ -118,13 +118,12 @@ def main(argv: list[str] | None = None) -> int:
     with Stack() as stack:
         accounts = stack.create_accounts(a.activations + 21)
         os.environ["FLOOR_REDIS_URL"] = stack.redis.url
-        from ent_idp.web import create_app
+        from ent_idp.web import create_app, i18n
 
         from .floor import create_app as floor_app
 
         apps = {"app": create_app(config_file=str(stack.write_config()))}
-        for name in apps["app"].jinja_env.list_templates():  # as `ent-idp serve` does
-            apps["app"].jinja_env.get_template(name)
+        i18n.precompile(apps["app"])  # as `ent-idp serve` does
         sizes: dict[str, int] = {}  # the floor's pages as big as the app's
         found = renders(apps["app"], stack.app_url, accounts[-1].login, a.renders, sizes)
         os.environ["FLOOR_PAGE_BYTES"] = json.dumps(sizes)

@@ -10,7 +10,7 @@ import click
 
 from ..core.health import KEY as READINESS
 from ..settings import current
-from ..web import metrics
+from ..web import i18n, metrics
 from . import config_option, load_app, main
 from .gunicorn_logging import JsonLinesLogger
 
@@ -27,10 +27,7 @@ def serve(config_file: str | None, bind: str, workers: int, threads: int) -> Non
     app = load_app(config_file)
     with app.app_context():
         settings = current()
-    # Every template compiled here, once, before gunicorn forks: no worker compiles pages
-    # while it answers its first requests.
-    for name in app.jinja_env.list_templates():
-        app.jinja_env.get_template(name)
+    i18n.precompile(app)  # every page in every language, before gunicorn forks
     http = settings.http
     metrics_socket = _metrics_socket(settings.metrics.bind, workers)
 

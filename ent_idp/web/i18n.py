@@ -10,14 +10,24 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from babel.support import NullTranslations
-from flask import Flask, Response, current_app, g, has_request_context, request, url_for
-from flask_babel import Babel, get_translations
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    g,
+    has_app_context,
+    has_request_context,
+    request,
+    url_for,
+)
+from flask_babel import Babel, force_locale, get_translations
 from jinja2 import pass_eval_context
 from jinja2.nodes import EvalContext
 from markupsafe import Markup
 
 from ..languages import DEFAULT, LANGUAGES, TRANSLATIONS, current_language, current_locale
 from .ents import current_ent
+from .templating import PageEnvironment
 
 COOKIE = "ent_idp_lang"
 COOKIE_MAX_AGE = 365 * 24 * 3600
@@ -40,6 +50,8 @@ def init_app(app: Flask) -> None:
     # ``_`` looks ``gettext`` up in the context first, for each text).
     app.jinja_env.install_gettext_callables(gettext, ngettext, newstyle=True)
     app.jinja_env.globals.update(gettext=_gettext, _=_gettext, ngettext=_ngettext)
+    if isinstance(app.jinja_env, PageEnvironment):  # each page compiled once per language
+        app.jinja_env.language_of_context = language_of_context
     # Whitespace inside {% trans %} blocks is collapsed, as when they are extracted (babel.cfg).
     app.jinja_env.policies["ext.i18n.trimmed"] = True
     app.jinja_env.globals.update(
@@ -68,6 +80,22 @@ def _catalogue() -> NullTranslations:
     if found is None or found[0] is not locale:
         found = state._ent_idp_catalogue = (locale, get_translations())
     return found[1]
+
+
+def language_of_context() -> tuple[str, NullTranslations]:
+    """The language a render is in and its catalogue (French outside any app context)."""
+    if not has_app_context():
+        return DEFAULT, NullTranslations()
+    return current_language(), _catalogue()
+
+
+def precompile(app: Flask) -> None:
+    """Every template compiled in every language, before gunicorn forks: no worker compiles
+    pages while it answers its first requests."""
+    for code in LANGUAGES:
+        with app.app_context(), force_locale(code):
+            for name in app.jinja_env.list_templates():
+                app.jinja_env.get_template(name)
 
 
 def gettext(message: str) -> str:
