@@ -71,15 +71,16 @@ class MeteredConnection(ldap3.Connection):
         return self._metered("search", call, *base_filter_scope, *args, **kwargs)
 
     def modify(self, dn, changes, controls=None):
-        call = self._modify_encoded if self._encodes else super().modify
+        # ldap3 refuses a write on a read-only connection: its path, its error.
+        call = self._modify_encoded if self._encodes and not self.read_only else super().modify
         return self._metered("modify", call, dn, changes, controls)
 
     # -- the requests ``wire`` encodes ---------------------------------------------------
 
     @property
     def _encodes(self) -> bool:
-        """Plain synchronous LDAP (no SASL layer signing each message), writable."""
-        return self.strategy_type == ldap3.SYNC and not self.sasl_mechanism and not self.read_only
+        """Plain synchronous LDAP (no SASL layer signing each message)."""
+        return self.strategy_type == ldap3.SYNC and not self.sasl_mechanism
 
     def _search_encoded(
         self,
@@ -165,14 +166,11 @@ class MeteredConnection(ldap3.Connection):
                 self.open(read_server_info=False)
             sent = self._send_encoded("bindRequest", operation, wired, controls, request)
             self.post_send_single_response(sent)
-            result = self.result
-            self.bound = result is not None and result["result"] == RESULT_SUCCESS
-            if not self.bound and result and result["description"] and not self.last_error:
-                self.last_error = result["description"]
+            self.bound = self.result["result"] == RESULT_SUCCESS
             if read_server_info and self.bound:
                 self.refresh_server_info()
             self._entries = []
-            return self._prepare_return_value(self.bound, self.result)
+            return self._answered(self.bound)
 
     def _answered(self, done: bool, response: bool = False):
         """ldap3's ending of an operation: the error noted, the value returned."""
