@@ -27,7 +27,6 @@ from markupsafe import Markup
 
 from ..languages import DEFAULT, LANGUAGES, TRANSLATIONS, current_language, current_locale
 from .ents import current_ent
-from .templating import PageEnvironment
 
 COOKIE = "ent_idp_lang"
 COOKIE_MAX_AGE = 365 * 24 * 3600
@@ -50,8 +49,7 @@ def init_app(app: Flask) -> None:
     # ``_`` looks ``gettext`` up in the context first, for each text).
     app.jinja_env.install_gettext_callables(gettext, ngettext, newstyle=True)
     app.jinja_env.globals.update(gettext=_gettext, _=_gettext, ngettext=_ngettext)
-    if isinstance(app.jinja_env, PageEnvironment):  # each page compiled once per language
-        app.jinja_env.language_of_context = language_of_context
+    app.jinja_env.language_of_context = language_of_context  # each page compiled per language
     # Whitespace inside {% trans %} blocks is collapsed, as when they are extracted (babel.cfg).
     app.jinja_env.policies["ext.i18n.trimmed"] = True
     app.jinja_env.globals.update(
