@@ -24,6 +24,7 @@ from ..settings.legal import Conformity
 from ..shipped import templates_dir
 from ..store import TokenStatus
 from . import clients, ents, errors, headers, i18n, limits, telemetry, views, widgets
+from .application import Application
 from .config import flask_config
 from .health import HealthEndpoints
 from .redaction import KEY as REDACTOR
@@ -34,7 +35,7 @@ from .templating import PageEnvironment
 def create_app(overrides: dict | None = None, config_file: str | None = None) -> Flask:
     loaded = settings.load(config_file, overrides)
     # "ent_idp": static/ and translations/ sit beside the package's top module.
-    app = Flask("ent_idp", template_folder=str(templates_dir(loaded.templates_dir)))
+    app = Application("ent_idp", template_folder=str(templates_dir(loaded.templates_dir)))
     app.jinja_environment = PageEnvironment  # before anything reads app.jinja_env
     app.config.update(flask_config(loaded))
     if loaded.testing:
