@@ -48,6 +48,7 @@ class RequestTelemetry:
         self.app = app
         self.networks = networks
         self.redact = redact
+        self._counted: dict[tuple[str, str, int], tuple] = {}  # the metrics' labelled children
 
     def __call__(self, environ, start_response):
         started = time.perf_counter()
@@ -81,8 +82,14 @@ class RequestTelemetry:
         endpoint = environ.get(ENDPOINT) or "none"
         method = environ.get("REQUEST_METHOD", "")
         method = method if method in METHODS else "other"
-        HTTP_REQUESTS.labels(endpoint, method, str(status)).inc()
-        HTTP_DURATION.labels(endpoint).observe(duration)
+        counted = self._counted.get((endpoint, method, status))
+        if counted is None:  # bounded: endpoints x methods x statuses
+            counted = self._counted[endpoint, method, status] = (
+                HTTP_REQUESTS.labels(endpoint, method, str(status)),
+                HTTP_DURATION.labels(endpoint),
+            )
+        counted[0].inc()
+        counted[1].observe(duration)
         path = self.redact(_target(environ))[:MAX_LOGGED_PATH]
         referer = environ.get("HTTP_REFERER")
         fields = {
