@@ -8,7 +8,7 @@ from babel.support import NullTranslations
 from flask_babel import force_locale
 
 from ent_idp.web import i18n
-from ent_idp.web.templating import _catalogue
+from ent_idp.web.templating import _catalogue, _Globals
 
 from .pages import text
 
@@ -101,3 +101,24 @@ def test_every_page_is_compiled_in_every_language_before_the_fork(app, client):
         )
     english = text(client.get("/activation", headers={"Accept-Language": "en"}))
     assert "Skip to content" in english and "Aller au contenu" not in english
+
+
+def test_a_lazy_label_reads_in_the_language_in_force_and_in_french_outside_any_app(app):
+    """Form labels and messages are translated where they are shown, through the request's
+    catalogue; outside any app (an import, a CLI) they are the French reference text."""
+    label = i18n.lazy_gettext("Identifiant")
+    assert str(label) == "Identifiant"
+    with app.app_context(), force_locale("en"):
+        assert str(label) == "Username"
+    with app.app_context(), force_locale("fr"):
+        assert str(label) == "Identifiant"
+
+
+def test_template_globals_keys_are_the_same_names_with_or_without_their_own():
+    """``{% from … import %}`` subtracts these keys to decide whether an imported template
+    must be rendered again for this page: the answer must not change."""
+    shared = {"url_for": 1, "_": 2}
+    assert set({"url_for", "ent"} - _Globals({}, shared).keys()) == {"ent"}
+    own = _Globals({"ent": 3}, shared)
+    assert set(own.keys()) == {"url_for", "_", "ent"}
+    assert {"url_for", "ent"} - own.keys() == set()

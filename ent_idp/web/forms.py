@@ -6,7 +6,6 @@ from collections.abc import Callable
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext, ngettext
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
@@ -14,6 +13,7 @@ from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 from ..directory import Account
 from ..domain.password_policy import Policy, Rule, broken_rules, current_policy
 from ..errors import IdentificationFailed, PasswordRejected, Throttled
+from .i18n import lazy_gettext as _l
 
 MAX_LOGIN_LENGTH = 256
 

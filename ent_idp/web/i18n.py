@@ -20,7 +20,7 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import Babel, force_locale, get_translations
+from flask_babel import Babel, LazyString, force_locale, get_translations
 from jinja2 import pass_eval_context
 from jinja2.nodes import EvalContext
 from markupsafe import Markup
@@ -30,6 +30,7 @@ from .ents import current_ent
 
 COOKIE = "ent_idp_lang"
 COOKIE_MAX_AGE = 365 * 24 * 3600
+VARY = ("Accept-Language", "Cookie")  # what a page's language depends on
 
 
 def init_app(app: Flask) -> None:
@@ -102,6 +103,16 @@ def gettext(message: str) -> str:
 
 def ngettext(singular: str, plural: str, n: int) -> str:
     return _catalogue().ungettext(singular, plural, n)
+
+
+def lazy_gettext(message: str) -> LazyString:
+    """Flask-Babel's ``lazy_gettext`` (form labels and messages, translated when shown),
+    through the request's catalogue: a label costs a lookup, not Flask-Babel's walk to it."""
+    return LazyString(_translated_if_possible, message)
+
+
+def _translated_if_possible(message: str) -> str:
+    return gettext(message) if has_app_context() else message
 
 
 # What Jinja's newstyle callables do (jinja2.ext._make_new_gettext): the text is Markup
@@ -179,6 +190,10 @@ def cgu_text() -> tuple[str, list[str]]:
 
 
 def _vary(response: Response) -> Response:
-    if request.endpoint != "static":
-        response.vary.update(("Accept-Language", "Cookie"))  # parsed and written once
+    if request.endpoint == "static":
+        return response
+    if "Vary" in response.headers:
+        response.vary.update(VARY)  # parsed and written once
+    else:
+        response.headers.add("Vary", ", ".join(VARY))
     return response

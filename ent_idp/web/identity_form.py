@@ -3,13 +3,13 @@ school where the directory names one)."""
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, StringField
 from wtforms.validators import DataRequired, Length
 
 from ..domain.forgotten_login import Identity
 from .forms import _strip, backup_mail_field, deliverable_address
+from .i18n import lazy_gettext as _l
 
 # The directory's name attributes hold far more; no one's name is longer than this.
 MAX_NAME_LENGTH = 128
