@@ -24,13 +24,28 @@ QUOTE = '"'
 def html_params(**kwargs) -> Markup:
     params = []
     for key, value in sorted(kwargs.items()):
-        key = str(escape(core.clean_key(key)))
+        key = _attribute(key)
         if value is True:
             params.append(key)
         elif value is not False:
             # escape() leaves a Markup value as it is, quotes included: those become &quot;
             params.append(f'{key}="{str(escape(value)).replace(QUOTE, "&quot;")}"')
     return Markup(" ".join(params))
+
+
+# Attribute names come from code and templates (a few dozen): each cleaned and escaped once.
+_ATTRIBUTES: dict[str, str] = {}
+KEPT_ATTRIBUTES = 256
+
+
+def _attribute(key: str) -> str:
+    try:
+        return _ATTRIBUTES[key]
+    except KeyError:
+        name = str(escape(core.clean_key(key)))
+        if len(_ATTRIBUTES) < KEPT_ATTRIBUTES:
+            _ATTRIBUTES[key] = name
+        return name
 
 
 def install() -> None:
