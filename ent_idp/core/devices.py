@@ -14,6 +14,7 @@ One cookie holds up to ``MAX_ENTRIES`` entries (a family computer, a school's), 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -30,7 +31,12 @@ MAX_ENTRIES = 10
 
 
 def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.secret_key, salt="ent-idp-device")
+    return _serializer_for(current_app.secret_key)
+
+
+@functools.lru_cache(maxsize=4)
+def _serializer_for(secret_key: str | bytes) -> URLSafeSerializer:
+    return URLSafeSerializer(secret_key, salt="ent-idp-device")
 
 
 def _lifetime() -> int:
