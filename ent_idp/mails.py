@@ -52,6 +52,9 @@ def wrap(text: str, width: int = WIDTH) -> str:
     """
     lines = []
     for line in _NO_BREAK.sub(_KEEP, text).splitlines():
+        if line and len(line) <= width and line.strip() == line:
+            lines.append(line)  # what textwrap makes of it, without its chunking
+            continue
         wrapped = textwrap.wrap(
             line,
             width,

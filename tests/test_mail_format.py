@@ -6,10 +6,14 @@ import email
 import email.policy
 import secrets
 import socket
+import textwrap
 from pathlib import Path
 
 import pytest
 from flask_babel import force_locale
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from ent_idp import create_app, mails, settings
 
@@ -86,3 +90,31 @@ def test_the_message_id_is_the_senders_domain_not_the_hosts(render_app):
     assert {part.get_content_type() for part in built.walk()} >= {"text/plain", "text/html"}
     assert raw.isascii(), "7-bit: any mail server carries it"
     assert "Pour la valider, ouvrez ce lien" in built.get_body(("plain",)).get_content()
+
+
+def _textwrap_only(text: str, width: int = mails.WIDTH) -> str:
+    """``mails.wrap`` as it was: every line through textwrap (the reference)."""
+    lines = []
+    for line in mails._NO_BREAK.sub(mails._KEEP, text).splitlines():
+        wrapped = textwrap.wrap(
+            line,
+            width,
+            break_long_words=False,
+            break_on_hyphens=False,
+            expand_tabs=False,
+            replace_whitespace=False,
+        )
+        lines.extend(wrapped or [""])
+    return "\n".join(lines).replace(mails._KEEP, " ")
+
+
+@hypothesis_settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.text(alphabet=st.sampled_from("ab é«»:;!?-\t\u00a0\u202f\n"), max_size=90), max_size=6
+    ).map("\n".join),
+    st.integers(min_value=1, max_value=80),
+)
+def test_a_short_line_is_left_as_textwrap_would_leave_it(text, width):
+    """Lines that fit are kept without textwrap's chunking: the same text, line for line."""
+    assert mails.wrap(text, width) == _textwrap_only(text, width)
