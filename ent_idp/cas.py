@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import socket
@@ -80,6 +81,9 @@ def admits(candidate: str, allowed: tuple[AllowedService, ...]) -> bool:
     return bool(candidate) and safe_service(candidate, allowed, "") == candidate
 
 
+# python-cas builds a client (and its requests session) to write a URL: ≈ 0.1 ms a page.
+# The URL depends on its two arguments only, and the services are the allow-list's few.
+@functools.lru_cache(maxsize=256)
 def login_url(cas_url: str, service: str) -> str:
     """``<CAS>/login?service=<service>``, the service URL-encoded once."""
     return CASClient(version=3, server_url=cas_url, service_url=service).get_login_url()
@@ -116,6 +120,7 @@ def validate_ticket(
     return (user, attributes or {}) if user else None
 
 
+@functools.lru_cache(maxsize=256)
 def logout_url(cas_url: str, service: str) -> str:
     """``<CAS>/logout?service=<service>``: ends the CAS session, then back to ``service``."""
     return CASClient(version=3, server_url=cas_url, service_url=service).get_logout_url(service)
