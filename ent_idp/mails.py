@@ -52,8 +52,8 @@ def wrap(text: str, width: int = WIDTH) -> str:
     """
     lines = []
     for line in _NO_BREAK.sub(_KEEP, text).splitlines():
-        if line and len(line) <= width and line.strip() == line:
-            lines.append(line)  # what textwrap makes of it, without its chunking
+        if len(line) <= width and line.strip() == line:
+            lines.append(line)  # what textwrap makes of it (a blank line too), unchunked
             continue
         wrapped = textwrap.wrap(
             line,
