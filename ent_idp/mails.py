@@ -38,6 +38,13 @@ WIDTH = 72
 # A space the text part must not break at: before « : ; ! ? » and inside « guillemets ».
 _NO_BREAK = re.compile(r" (?=[:;!?»])|(?<=«) ")
 _KEEP = "\ue000"  # stands for such a space while the text is wrapped (a private-use character)
+# Links and other long words whole, no break at hyphens, whitespace as written.
+TEXTWRAP = {
+    "break_long_words": False,
+    "break_on_hyphens": False,
+    "expand_tabs": False,
+    "replace_whitespace": False,
+}
 
 
 def init_app(app: Flask) -> None:
@@ -55,15 +62,7 @@ def wrap(text: str, width: int = WIDTH) -> str:
         if len(line) <= width and line.strip() == line:
             lines.append(line)  # what textwrap makes of it (a blank line too), unchunked
             continue
-        wrapped = textwrap.wrap(
-            line,
-            width,
-            break_long_words=False,
-            break_on_hyphens=False,
-            expand_tabs=False,
-            replace_whitespace=False,
-        )
-        lines.extend(wrapped or [""])
+        lines.extend(textwrap.wrap(line, width, **TEXTWRAP) or [""])
     return "\n".join(lines).replace(_KEEP, " ")
 
 

@@ -96,15 +96,7 @@ def _textwrap_only(text: str, width: int = mails.WIDTH) -> str:
     """``mails.wrap`` as it was: every line through textwrap (the reference)."""
     lines = []
     for line in mails._NO_BREAK.sub(mails._KEEP, text).splitlines():
-        wrapped = textwrap.wrap(
-            line,
-            width,
-            break_long_words=False,
-            break_on_hyphens=False,
-            expand_tabs=False,
-            replace_whitespace=False,
-        )
-        lines.extend(wrapped or [""])
+        lines.extend(textwrap.wrap(line, width, **mails.TEXTWRAP) or [""])
     return "\n".join(lines).replace(mails._KEEP, " ")
 
 
