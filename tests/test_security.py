@@ -10,6 +10,7 @@ import time
 import pytest
 
 from ent_idp import create_app
+from ent_idp.web.i18n import local_path
 
 from .conftest import resources_of, store_of
 from .pages import go_through, identify, link_in, prepare_post, reach_password, submit, text
@@ -214,6 +215,17 @@ def test_the_language_switch_only_leads_back_into_the_app(client, target):
     response = client.get("/langue/en", query_string={"next": target})
     assert response.status_code == 302
     assert response.location == "/"
+
+
+def test_no_control_character_space_del_or_backslash_is_ever_in_a_way_back():
+    """The switch's way back is written into a Location header and followed by browsers: a
+    CR or LF would split the header, a space or a backslash make some browsers read a
+    host. Every code point of the Basic Multilingual Plane, anywhere in the path."""
+    for code in range(0x10000):
+        char = chr(code)
+        refused = code <= 0x20 or code == 0x7F or char == "\\"
+        for target in (f"/a{char}", f"/a{char}b/c", f"/a?next={char}"):
+            assert (local_path(target) is None) is refused, (hex(code), target)
 
 
 def test_the_language_switch_leads_back_to_the_page_it_was_on(client):

@@ -7,6 +7,7 @@ header sets), else the best match of ``Accept-Language`` among ``LANGUAGES``, el
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from babel.support import NullTranslations
@@ -31,6 +32,7 @@ from .ents import current_ent
 COOKIE = "ent_idp_lang"
 COOKIE_MAX_AGE = 365 * 24 * 3600
 VARY = ("Accept-Language", "Cookie")  # what a page's language depends on
+_NOT_IN_A_PATH = re.compile(r"[\x00-\x20\x7f\\]")  # controls, space, DEL, backslash
 
 
 def init_app(app: Flask) -> None:
@@ -171,7 +173,7 @@ def local_path(target: str | None) -> str | None:
     """
     if not target or len(target) > 2048 or not target.startswith("/") or target[1:2] == "/":
         return None
-    if any(ord(c) <= 0x20 or ord(c) == 0x7F or c == "\\" for c in target):
+    if _NOT_IN_A_PATH.search(target):
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc:
