@@ -13,6 +13,8 @@ that hold it as a static method, the package the labels use). The factory calls 
 
 from __future__ import annotations
 
+import functools
+
 import wtforms.widgets
 import wtforms.widgets.core as core
 from markupsafe import Markup, escape
@@ -34,18 +36,9 @@ def html_params(**kwargs) -> Markup:
 
 
 # Attribute names come from code and templates (a few dozen): each cleaned and escaped once.
-_ATTRIBUTES: dict[str, str] = {}
-KEPT_ATTRIBUTES = 256
-
-
+@functools.lru_cache(maxsize=256)
 def _attribute(key: str) -> str:
-    try:
-        return _ATTRIBUTES[key]
-    except KeyError:
-        name = str(escape(core.clean_key(key)))
-        if len(_ATTRIBUTES) < KEPT_ATTRIBUTES:
-            _ATTRIBUTES[key] = name
-        return name
+    return str(escape(core.clean_key(key)))
 
 
 def install() -> None:
