@@ -82,9 +82,10 @@ class RequestTelemetry:
         endpoint = environ.get(ENDPOINT) or "none"
         method = environ.get("REQUEST_METHOD", "")
         method = method if method in METHODS else "other"
-        counted = self._counted.get((endpoint, method, status))
+        labels = (endpoint, method, status)
+        counted = self._counted.get(labels)
         if counted is None:  # bounded: endpoints x methods x statuses
-            counted = self._counted[endpoint, method, status] = (
+            counted = self._counted[labels] = (
                 HTTP_REQUESTS.labels(endpoint, method, str(status)),
                 HTTP_DURATION.labels(endpoint),
             )
