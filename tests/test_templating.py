@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import jinja2
 import pytest
 from babel.support import NullTranslations
 from flask_babel import force_locale
@@ -122,3 +123,19 @@ def test_template_globals_keys_are_the_same_names_with_or_without_their_own():
     own = _Globals({"ent": 3}, shared)
     assert set(own.keys()) == {"url_for", "_", "ent"}
     assert {"url_for", "ent"} - own.keys() == set()
+
+
+def test_the_template_cache_keeps_every_page_and_no_name_without_a_file(app):
+    """The compiled pages sit in a plain dict (no LRU to scan and reorder on each lookup):
+    all of them, in every language, stay compiled however many there are; a name that has
+    no file (a hostile or mistyped one) is refused and adds nothing to keep."""
+    env = app.jinja_env
+    assert type(env.cache) is dict
+    i18n.precompile(app)
+    kept = len(env.cache)
+    assert kept >= len(env.list_templates()) > 0
+    with app.app_context(), pytest.raises(jinja2.TemplateNotFound):
+        env.get_template("flow/../../etc/passwd.html")
+    with app.app_context(), pytest.raises(jinja2.TemplateNotFound):
+        env.get_template("no-such-page.html")
+    assert len(env.cache) == kept
