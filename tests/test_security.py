@@ -92,6 +92,26 @@ def test_the_flow_expires_when_idle(app, client, accounts):
     assert "Votre session a expiré" in text(response)
 
 
+def test_using_a_flow_keeps_it_alive_and_never_longer_than_the_idle_time(app, client, accounts):
+    """Reading a flow restarts its idle timer only once a thirtieth of it has run down (a
+    read is then no write to Redis): a user who keeps going is never cut off, and an
+    abandoned flow is gone at most ``idle_minutes`` after its last request, never later."""
+    account = accounts.create("pending")
+    identify(client, "activation", account["login"], account["password"])
+    redis, idle = store_of(app).redis, 30 * 60
+    [key] = list(redis.scan_iter("ent-idp:flow:*"))
+    assert idle - 2 <= redis.ttl(key) <= idle
+    redis.expire(key, idle - 30)  # half a minute of it gone: the read leaves it
+    assert client.get("/activation/cgu").status_code == 200
+    assert idle - 32 <= redis.ttl(key) <= idle - 30
+    redis.expire(key, idle - 65)  # more than a minute gone: the next read restarts it
+    client.get("/activation/cgu")
+    assert idle - 2 <= redis.ttl(key) <= idle
+    redis.expire(key, 90)  # nearly abandoned: a request gives it the whole idle time again
+    client.get("/activation/cgu")
+    assert idle - 2 <= redis.ttl(key) <= idle
+
+
 def test_no_secret_in_any_mail_or_log(client, accounts, deliver, caplog):
     """Passwords never leave the directory write; tokens only travel inside their own link."""
     account = accounts.create(

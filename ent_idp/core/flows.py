@@ -297,7 +297,7 @@ def start_cgu_if_due(
 
 
 def load(flow_id: str | None) -> Flow:
-    """The flow, its idle timer restarted; FlowExpired if there is none."""
+    """The flow, its idle timer restarted (``store.flows``); FlowExpired if there is none."""
     raw = _upgraded(resources().store.flows.read(flow_id)) if flow_id else {}
     if not raw or ACCOUNT + "dn" not in raw:
         raise FlowExpired()
