@@ -17,9 +17,9 @@ import redis
 from .keys import Keys
 from .transaction import Transactions
 
-# Every field, and the idle timer restarted if the flow is there and less than ARGV[2]
-# seconds are left of it (ARGV[1]): one command (a pipeline of HGETALL and EXPIRE costs the
-# client a third more, for each of the 7 reads of a flow).
+# Every field; if the flow is there with less than ARGV[2] seconds left, its idle timer
+# restarted at ARGV[1]: one command (a pipeline of HGETALL and EXPIRE costs the client a
+# third more, for each of the 7 reads of a flow).
 _READ = """
 local fields = redis.call('HGETALL', KEYS[1])
 if #fields > 0 and redis.call('TTL', KEYS[1]) < tonumber(ARGV[2]) then
