@@ -110,6 +110,9 @@ def test_using_a_flow_keeps_it_alive_and_never_longer_than_the_idle_time(app, cl
     redis.expire(key, 90)  # nearly abandoned: a request gives it the whole idle time again
     client.get("/activation/cgu")
     assert idle - 2 <= redis.ttl(key) <= idle
+    redis.persist(key)  # a flow that somehow lost its timer gets one back on its next use
+    client.get("/activation/cgu")
+    assert idle - 2 <= redis.ttl(key) <= idle
 
 
 def test_no_secret_in_any_mail_or_log(client, accounts, deliver, caplog):
