@@ -644,3 +644,25 @@ def test_mails_arrive_in_the_language_the_user_used(client, accounts, deliver, l
     notice = by_subject[SUBJECTS["password changed"][language]]
     html = notice.get_body(preferencelist=("html",)).get_content()
     assert re.search(WHEN[language], html), html
+
+
+def test_the_remembered_choice_is_werkzeugs_and_hostile_headers_are_not_kept():
+    """The language an Accept-Language header picks is remembered (parsing it is most of
+    the cost of choosing), the same as werkzeug's match each time; a header longer than
+    any browser's is matched afresh and not kept, so junk headers cannot fill memory."""
+    from werkzeug.datastructures import LanguageAccept
+    from werkzeug.http import parse_accept_header
+
+    from ent_idp.languages import DEFAULT, LANGUAGES
+    from ent_idp.web import i18n
+
+    headers = ["", "fr", "en-GB,en;q=0.9", "de-DE,de;q=0.9,en;q=0.5", "fr;q=0.4,en;q=0.8",
+               "*", "en;q=0", "EN", "x" * 10, "é,ü;q=0.5,en"]  # fmt: skip
+    for header in headers * 2:
+        expected = parse_accept_header(header, LanguageAccept).best_match(LANGUAGES, DEFAULT)
+        assert i18n.best_language(header) == expected
+    before = i18n._best_match.cache_info().currsize
+    long = "en;q=0.1," * 40 + "fr"
+    assert len(long) > i18n.REMEMBERED_HEADER
+    assert i18n.best_language(long) == "fr"
+    assert i18n._best_match.cache_info().currsize == before
