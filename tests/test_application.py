@@ -64,3 +64,46 @@ def test_a_cookie_signed_with_a_retired_key_opens_with_it_in_the_fallbacks_only(
     new.config["SECRET_KEY_FALLBACKS"] = ["o" * 32]
     client.set_cookie("session", value)
     assert client.get("/set").get_data(as_text=True) == "2"  # read with the old key
+
+
+def _linking_app() -> Application:
+    app = Application("links")
+    app.secret_key = "s" * 32
+    app.add_url_rule("/page/<kind>", "page", lambda kind: kind)
+    app.add_url_rule("/plain", "plain", lambda: "")
+    return app
+
+
+def test_a_kept_link_is_the_one_flask_builds():
+    """Links are kept per script root, endpoint and values: each is what Flask builds for
+    that request, under another script root too (a site behind a path prefix)."""
+    app = _linking_app()
+    cases = [
+        ("page", {"kind": "activation"}),
+        ("page", {"kind": "activation", "next": "/a?b=c d"}),
+        ("plain", {"_anchor": "titre"}),
+        ("plain", {"code": 3, "flag": None}),
+    ]
+    for root in ("", "/ent"):
+        for endpoint, values in cases:
+            with app.test_request_context("/plain", base_url="http://ent.example.net" + root):
+                kept = [app.url_for(endpoint, **values) for _ in range(2)]
+                built = flask.app.Flask.url_for(app, endpoint, **values)
+            assert kept == [built, built]
+            assert built.startswith(root + "/")
+
+
+def test_links_with_a_secret_or_the_host_are_never_kept():
+    """A link's token is a secret: it is built for the request and not kept in the process
+    afterwards. External links (mails) carry the host and scheme: built each time too."""
+    app = _linking_app()
+    with app.test_request_context("/plain", base_url="https://ent.example.net"):
+        assert app.url_for("page", kind="x", token="secret-token").endswith("token=secret-token")
+        assert app.url_for("page", kind="x", _external=True) == "https://ent.example.net/page/x"
+        assert app.url_for("plain", next="/" + "x" * 300).endswith("x" * 300)
+        listed = {"kind": ["a", "b"]}  # not hashable: built each time
+        assert app.url_for("page", **listed) == flask.app.Flask.url_for(app, "page", **listed)
+    with app.test_request_context("/plain", base_url="https://other.example.net"):
+        assert app.url_for("page", kind="x", _external=True) == "https://other.example.net/page/x"
+    kept = app._kept_url.cache_info()
+    assert kept.currsize == 0, "nothing with a token, the host, a long or unhashable value"
